@@ -1,0 +1,30 @@
+"""autodiff: a small reverse-mode automatic differentiation engine.
+
+A graph of values records every operation; ``backward()`` applies the chain rule from an output
+back to its inputs in reverse topological order.
+
+>>> from autodiff import Value
+>>> x = Value(3.0)
+>>> y = 5 * x**2 + 30
+>>> y.backward()
+>>> x.grad
+30.0
+"""
+
+from autodiff.errors import DivisionByZeroError, DomainError
+from autodiff.gradcheck import GradcheckError, GradcheckReport, gradcheck
+from autodiff.graph import enable_grad, is_grad_enabled, no_grad, topological_order
+from autodiff.value import Value
+
+__all__ = [
+    "DivisionByZeroError",
+    "DomainError",
+    "GradcheckError",
+    "GradcheckReport",
+    "Value",
+    "enable_grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "topological_order",
+]

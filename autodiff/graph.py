@@ -1,0 +1,159 @@
+"""The graph core shared by `Value` and `Tensor`.
+
+A node is any object that hashes by identity and has:
+
+- ``_prev``: the tuple of its inputs, *in order* (so ``x * x`` has two edges to ``x``);
+- ``_op``: the name of the op that made it ('' for a leaf);
+- ``_partials``: d node / d input for each input as plain numbers (scalars), or ``None`` when
+  the node instead applies a vector-Jacobian product (tensors);
+- ``_vjp(grad)``: one gradient per input (``None`` where an input gets none), as numbers or
+  arrays; called only when ``_partials`` is None;
+- ``_vjp_graph(grad)``: the same, built from differentiable graph ops (``create_graph=True``), so
+  a gradient can itself be differentiated;
+- ``_store_grad(grad)``: keep the gradient that reached this node (leaves accumulate);
+- ``_local_partials()``: each edge's local partial, for drawing and the chain-rule trace.
+
+The core knows nothing of scalars or tensors: it orders the graph and applies the chain rule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator
+
+
+class _GradMode:
+    """Whether new ops record the graph. One flag, read by every op; `no_grad` flips it."""
+
+    enabled = True
+
+
+grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph (the default); False inside `no_grad()`."""
+    return grad_mode.enabled
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager (or decorator) in which ops build no graph.
+
+    >>> from autodiff import Value, no_grad
+    >>> x = Value(2.0)
+    >>> with no_grad():
+    ...     y = x * x
+    >>> y._prev
+    ()
+    """
+
+    def __enter__(self) -> None:
+        self._before = grad_mode.enabled
+        grad_mode.enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        grad_mode.enabled = self._before
+
+
+class enable_grad(contextlib.ContextDecorator):
+    """Context manager in which ops record the graph again (undoes an enclosing `no_grad`)."""
+
+    def __enter__(self) -> None:
+        self._before = grad_mode.enabled
+        grad_mode.enabled = True
+
+    def __exit__(self, *exc: object) -> None:
+        grad_mode.enabled = self._before
+
+
+def topological_order(root: Any, follow: Callable[[Any], bool] | None = None) -> list:
+    """Every node `root` depends on, inputs before the nodes made from them; `root` is last.
+
+    Iterative depth-first search, so a chain of a million nodes needs no recursion. A node
+    reached by several paths appears once. `follow(node)` decides whether to walk into a node
+    at all (e.g. skip tensors that need no gradient); by default every input is walked.
+    """
+    order: list = []
+    visited = {root}  # nodes hash by identity
+    # Each stack entry is (node, iterator over its inputs); a node is emitted once all of its
+    # inputs are. Keeping the iterator means no input is scanned twice.
+    stack: list[tuple[Any, Iterator]] = [(root, iter(root._prev))]
+    push, pop, emit, mark = stack.append, stack.pop, order.append, visited.add
+    while stack:
+        node, inputs = stack[-1]
+        for parent in inputs:
+            if parent not in visited and (follow is None or follow(parent)):
+                mark(parent)
+                push((parent, iter(parent._prev)))
+                break
+        else:
+            pop()
+            emit(node)
+    return order
+
+
+def backpropagate(
+    root: Any,
+    seed: Any,
+    *,
+    create_graph: bool = False,
+    follow: Callable[[Any], bool] | None = None,
+    wrt: tuple | list | None = None,
+) -> tuple[list, list | None]:
+    """Apply the chain rule from `root` (whose gradient is `seed`) back to every input.
+
+    Nodes are visited in reverse topological order, so a node's gradient is complete (all paths
+    summed) before it is passed on. An edge whose local partial is a number (``_partials``, as
+    scalars have) costs one multiply-add; otherwise the node applies its vector-Jacobian product
+    (``_vjp``). With ``create_graph`` every node uses ``_vjp_graph``, whose gradients are graph
+    nodes themselves.
+
+    Without `wrt`, every node keeps its gradient (``_store_grad``). With `wrt`, nothing is
+    stored: the gradients of those nodes are returned (``None`` where the output does not
+    depend on one), as the functional API needs. Returns ``(order, gradients of wrt or None)``.
+    """
+    order = topological_order(root, follow)
+    pending: dict[Any, Any] = {root: seed}
+    take = pending.pop
+    wanted = None if wrt is None else dict.fromkeys(wrt)
+    with enable_grad() if create_graph else no_grad():
+        for node in reversed(order):
+            grad = take(node, None)
+            if grad is None:  # every path to this node carried no gradient
+                continue
+            if wanted is None:
+                node._store_grad(grad)
+            elif node in wanted:
+                wanted[node] = grad
+            inputs = node._prev
+            if not inputs:
+                continue
+            partials = None if create_graph else node._partials
+            if partials is not None:  # numeric edges: the chain rule is one multiply-add each
+                for parent, partial in zip(inputs, partials):
+                    if parent in pending:
+                        pending[parent] = pending[parent] + grad * partial
+                    else:
+                        pending[parent] = grad * partial
+                continue
+            input_grads = node._vjp_graph(grad) if create_graph else node._vjp(grad)
+            for parent, parent_grad in zip(inputs, input_grads):
+                if parent_grad is None:
+                    continue
+                # never `+=`: a vjp may hand the same array to several inputs
+                if parent in pending:
+                    pending[parent] = pending[parent] + parent_grad
+                else:
+                    pending[parent] = parent_grad
+    if wanted is None:
+        return order, None
+    return order, [wanted[node] for node in wrt]
+
+
+def local_partials(node: Any) -> tuple:
+    """d node / d input for each edge of `node`, in the order of ``node._prev``.
+
+    Scalars give numbers; tensors give whatever their op can state (see `Tensor`).
+    """
+    return node._local_partials()
+
