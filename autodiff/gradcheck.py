@@ -84,7 +84,9 @@ def gradcheck(
     raise_exception: bool = False,
     seed: int = 0,
 ) -> GradcheckReport:
-    """Compare d f / d input from ``backward`` with central differences (f(x+eps) - f(x-eps)) / 2eps.
+    """Compare d f / d input from ``backward`` with central differences.
+
+    The numeric derivative is (f(x + eps) - f(x - eps)) / (2 eps), element by element.
 
     A non-scalar output is checked through a fixed random projection ``sum(out * r)``, which
     tests the whole vector-Jacobian product. An element passes when
@@ -116,8 +118,10 @@ def gradcheck(
         for i, node in enumerate(nodes):
             grad_i = analytic[i]
             scalar_input = np.ndim(node.data) == 0 and not isinstance(node.data, np.ndarray)
-            analytic_i = np.zeros(np.shape(node.data)) if grad_i is None else np.asarray(
-                getattr(grad_i, "data", grad_i), dtype=np.float64
+            analytic_i = (
+                np.zeros(np.shape(node.data))
+                if grad_i is None
+                else np.asarray(getattr(grad_i, "data", grad_i), dtype=np.float64)
             )
             for index in np.ndindex(np.shape(node.data)):
                 numeric = _central_difference(f, nodes, node, index, scalar_input, eps, cotangent)

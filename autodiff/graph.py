@@ -156,4 +156,3 @@ def local_partials(node: Any) -> tuple:
     Scalars give numbers; tensors give whatever their op can state (see `Tensor`).
     """
     return node._local_partials()
-
