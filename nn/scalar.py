@@ -76,7 +76,7 @@ class Neuron(Module):
 
     def __call__(self, x: Sequence[Any]) -> Value:
         w = self.w
-        if len(x) != len(w):
+        if not isinstance(x, (list, tuple)) or len(x) != len(w):
             _check_inputs(repr(self), len(w), x)
         return self._activate(Value.dot(w, x, self.b))
 
@@ -97,7 +97,7 @@ class Layer(Module):
         self.name_parameters()
 
     def __call__(self, x: Sequence[Any]) -> Value | list[Value]:
-        if len(x) != self.nin:
+        if not isinstance(x, (list, tuple)) or len(x) != self.nin:
             _check_inputs(f"Layer({self.nin} -> {len(self.neurons)})", self.nin, x)
         out = [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
