@@ -12,6 +12,7 @@ back to its inputs in reverse topological order.
 """
 
 from autodiff.errors import DivisionByZeroError, DomainError
+from autodiff.functional import grad, hessian, hvp, jacobian, value_and_grad
 from autodiff.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from autodiff.graph import enable_grad, is_grad_enabled, no_grad, topological_order
 from autodiff.value import Value
@@ -23,6 +24,11 @@ __all__ = [
     "GradcheckReport",
     "Value",
     "enable_grad",
+    "grad",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "value_and_grad",
     "gradcheck",
     "is_grad_enabled",
     "no_grad",
