@@ -19,7 +19,9 @@ derivatives use the very same rule.
 from __future__ import annotations
 
 import math
+from functools import reduce
 from numbers import Real
+from operator import add, attrgetter, mul
 from typing import Any, Callable, Iterable, Sequence
 
 from autodiff.errors import DivisionByZeroError, DomainError
@@ -156,6 +158,7 @@ def _new(data: float, inputs: tuple, op: str, partials: tuple, ctx: Any = None) 
 
 
 _object_new = object.__new__
+_data = attrgetter("data")
 
 
 def _describe(x: Any) -> str:
@@ -330,14 +333,18 @@ class Value:
             raise ValueError(
                 f"dot: {len(weights)} weights but {len(inputs)} inputs; they must match"
             )
-        xs = tuple(x if isinstance(x, Value) else _as_value(x, "dot", bias) for x in inputs)
-        total = bias.data
-        w_data = [w.data for w in weights]
-        x_data = [x.data for x in xs]
-        for w, x in zip(w_data, x_data):
-            total += w * x
-        n = len(w_data)
-        return _new(total, (*weights, *xs, bias), "dot", (*x_data, *w_data, 1.0), n)
+        xs = tuple(inputs)
+        # map/reduce run the per-element work in C: this op is most of a training step
+        if set(map(type, xs)) != _ONLY_VALUES:
+            xs = tuple(x if isinstance(x, Value) else _as_value(x, "dot", bias) for x in xs)
+        if set(map(type, weights)) != _ONLY_VALUES:
+            for w in weights:
+                if not isinstance(w, Value):
+                    raise TypeError(f"dot: weights must be Values, got {_describe(w)}")
+        w_data = tuple(map(_data, weights))
+        x_data = tuple(map(_data, xs))
+        total = reduce(add, map(mul, w_data, x_data), bias.data)  # ((b + w0 x0) + w1 x1) + ...
+        return _new(total, (*weights, *xs, bias), "dot", (*x_data, *w_data, 1.0), len(w_data))
 
     @staticmethod
     def sum(values: Iterable[Any]) -> Value:
@@ -414,6 +421,9 @@ class Value:
         if self.label:
             parts.append(f"label={self.label!r}")
         return f"Value({', '.join(parts)})"
+
+
+_ONLY_VALUES = {Value}
 
 
 def _data_of(other: Any, op: str) -> float:
