@@ -31,6 +31,8 @@ class Mismatch:
     element: tuple
     analytic: float
     numeric: float
+    shape: tuple = ()  # the input's shape, () for a scalar
+    label: str = ""  # the input's label, if it has one
 
     @property
     def error(self) -> float:
@@ -49,11 +51,15 @@ class GradcheckReport:
         if self.worst is None:
             return f"gradcheck: nothing to check ({self.checked} elements)"
         w = self.worst
-        where = f"input {w.input_index}" + (f" at index {w.element}" if w.element else "")
+        where = f"input {w.input_index}" + (f" ({w.label!r})" if w.label else "")
+        if w.shape:
+            where += f" of shape {w.shape} at index {w.element}"
         verdict = "ok" if self.ok else "MISMATCH"
+        # 10 significant digits: enough to see a real mismatch, without finite differences'
+        # last-digit noise (2.2499999999814335 reads as 2.25)
         return (
-            f"gradcheck {verdict}: worst is {where}: backward gives {w.analytic!r}, "
-            f"finite differences give {w.numeric!r} (|diff| = {w.error:.3g}; "
+            f"gradcheck {verdict}: worst is {where}: backward gives {w.analytic:.10g}, "
+            f"finite differences give {w.numeric:.10g} (|diff| = {w.error:.3g}; "
             f"{self.checked} elements checked)"
         )
 
@@ -132,7 +138,9 @@ def gradcheck(
                 checked += 1
                 if excess > worst_excess:
                     worst_excess = excess
-                    worst = Mismatch(i, index, a, numeric)
+                    shape = np.shape(node.data)
+                    label = getattr(node, "label", "") or ""
+                    worst = Mismatch(i, index, a, numeric, shape, label)
     report = GradcheckReport(ok=bool(worst_excess <= 0), worst=worst, checked=checked)
     if raise_exception and not report.ok:
         raise GradcheckError(str(report))
