@@ -15,6 +15,10 @@ from autodiff.errors import DivisionByZeroError, DomainError
 from autodiff.functional import grad, hessian, hvp, jacobian, value_and_grad
 from autodiff.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from autodiff.graph import enable_grad, is_grad_enabled, no_grad, topological_order
+from autodiff.tensor import Tensor, arange, full, manual_seed, ones, randn, uniform, zeros
+from autodiff.tensor_ops.elementwise import maximum, minimum, where
+from autodiff.tensor_ops.reduce import log_softmax, logsumexp, softmax
+from autodiff.tensor_ops.shape import concatenate, stack
 from autodiff.value import Value
 
 __all__ = [
@@ -22,7 +26,23 @@ __all__ = [
     "DomainError",
     "GradcheckError",
     "GradcheckReport",
+    "Tensor",
     "Value",
+    "arange",
+    "concatenate",
+    "full",
+    "log_softmax",
+    "logsumexp",
+    "manual_seed",
+    "maximum",
+    "minimum",
+    "ones",
+    "randn",
+    "softmax",
+    "stack",
+    "uniform",
+    "where",
+    "zeros",
     "enable_grad",
     "grad",
     "hessian",

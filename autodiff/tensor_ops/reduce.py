@@ -1,0 +1,168 @@
+"""Reductions (sum, mean, max, min, var, logsumexp) and the softmax family built from them.
+
+Every reduction takes ``axis`` (None, an int or a tuple of ints) and ``keepdims``, as numpy's do.
+Its rule first gives the output gradient the kept dimensions back (``_kept``), then spreads it
+over the reduced elements. ``max``/``min``: when several elements tie for the extreme, they
+share the gradient equally (as ``torch.amax``), so the gradient is the same whichever order the
+ties come in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autodiff.tensor import Tensor, _make
+
+
+def _axes(axis: Any, ndim: int, op: str) -> tuple | None:
+    """`axis` as a tuple of non-negative ints (None: all axes), or a clear error."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    normal = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+        normal.append(int(a) % max(ndim, 1))
+    if len(set(normal)) != len(normal):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(normal) if ndim else None
+
+
+def _kept_shape(shape: tuple, axes: tuple | None) -> tuple:
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _kept(g: Any, x: Any, axes: tuple | None) -> Any:
+    """`g` (or an output) with the reduced axes of `x` restored as size-1 dims."""
+    return g.reshape(_kept_shape(x.shape, axes))
+
+
+def _reduce(x: Tensor, method: str, axis: Any, keepdims: bool, op: str) -> Tensor:
+    axes = _axes(axis, x.data.ndim, op) if axis is not None else None
+    data = getattr(x.data, method)(axis=axes, keepdims=keepdims)
+    return _make(data, (x,), op, axes)
+
+
+def sum_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum over `axis` (all by default): ``x.sum(axis=0)``."""
+    return _reduce(x, "sum", axis, keepdims, "sum")
+
+
+def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over `axis` (all by default)."""
+    if x.data.size == 0:
+        raise ValueError(f"mean: empty tensor of shape {x.data.shape}")
+    return _reduce(x, "mean", axis, keepdims, "mean")
+
+
+def max_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Largest element over `axis`; tied maxima share the gradient equally."""
+    if x.data.size == 0:
+        raise ValueError(f"max: empty tensor of shape {x.data.shape}")
+    return _reduce(x, "max", axis, keepdims, "max")
+
+
+def min_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Smallest element over `axis`; tied minima share the gradient equally."""
+    if x.data.size == 0:
+        raise ValueError(f"min: empty tensor of shape {x.data.shape}")
+    return _reduce(x, "min", axis, keepdims, "min")
+
+
+def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over `axis`, numpy's convention: divides by n - ddof (ddof=0 by default,
+    unlike PyTorch's unbiased default)."""
+    axes = _axes(axis, x.data.ndim, "var")
+    n = x.data.size if axes is None else int(np.prod([x.data.shape[a] for a in axes]))
+    if n - ddof <= 0:
+        raise ValueError(f"var: {n} elements with ddof={ddof} leave no degrees of freedom")
+    data = x.data.var(axis=axes, keepdims=keepdims, ddof=ddof)
+    return _make(data, (x,), "var", (axes, ddof))
+
+
+def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over `axis`, stable for large |x| (the max is taken out first)."""
+    axes = _axes(axis, x.data.ndim, "logsumexp")
+    data = x.data
+    if data.size == 0:
+        raise ValueError(f"logsumexp: empty tensor of shape {data.shape}")
+    top = data.max(axis=axes, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0)  # all -inf (or inf) rows: no shift
+    total = np.log(np.exp(data - top).sum(axis=axes, keepdims=True)) + top
+    if not keepdims:
+        kept = range(data.ndim) if axes is None else axes
+        total = total.reshape(tuple(n for i, n in enumerate(data.shape) if i not in kept))
+    return _make(total, (x,), "logsumexp", axes)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along `axis` (default: the last): log-probabilities, stable for logits
+    in the thousands. Composed from logsumexp, so it needs no rule of its own."""
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(log_softmax(x)) along `axis` (default: the last): probabilities summing to 1."""
+    return log_softmax(x, axis).exp()
+
+
+def sum_grad(g: Any, inputs: tuple, out: Any, axes: Any) -> Any:
+    """d sum(x)/dx_i = 1"""
+    x = inputs[0]
+    return np.broadcast_to(_kept(g, x, axes), x.shape)
+
+
+def mean_grad(g: Any, inputs: tuple, out: Any, axes: Any) -> Any:
+    """d mean(x)/dx_i = 1 / n"""
+    x = inputs[0]
+    return np.broadcast_to(_kept(g * (out.size / x.size), x, axes), x.shape)
+
+
+def _extreme_grad(g: Any, x: Any, out: Any, axes: Any) -> Any:
+    raw_x = x.data if isinstance(x, Tensor) else x
+    raw_out = out.data if isinstance(out, Tensor) else out
+    hits = raw_x == _kept(raw_out, raw_x, axes)
+    share = (hits / hits.sum(axis=axes, keepdims=True)).astype(raw_x.dtype, copy=False)
+    return _kept(g, raw_x, axes) * share
+
+
+def max_grad(g: Any, inputs: tuple, out: Any, axes: Any) -> Any:
+    """d max(x)/dx_i = 1 / (number of maxima) where x_i is a maximum, else 0"""
+    return _extreme_grad(g, inputs[0], out, axes)
+
+
+def min_grad(g: Any, inputs: tuple, out: Any, axes: Any) -> Any:
+    """d min(x)/dx_i = 1 / (number of minima) where x_i is a minimum, else 0"""
+    return _extreme_grad(g, inputs[0], out, axes)
+
+
+def var_grad(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
+    """d var(x)/dx_i = 2 (x_i - mean(x)) / (n - ddof)"""
+    axes, ddof = ctx
+    x = inputs[0]
+    n = x.size // out.size
+    centred = x - np.mean(x, axis=axes, keepdims=True)
+    return _kept(g, x, axes) * centred * (2 / (n - ddof))
+
+
+def logsumexp_grad(g: Any, inputs: tuple, out: Any, axes: Any) -> Any:
+    """d logsumexp(x)/dx_i = exp(x_i - logsumexp(x)) = softmax(x)_i"""
+    x = inputs[0]
+    return _kept(g, x, axes) * np.exp(x - _kept(out, x, axes))
+
+
+RULES = {
+    "sum": (sum_grad,),
+    "mean": (mean_grad,),
+    "max": (max_grad,),
+    "min": (min_grad,),
+    "var": (var_grad,),
+    "logsumexp": (logsumexp_grad,),
+}
