@@ -98,8 +98,8 @@ def test_row9_agrees_with_the_articles_11_line_numpy_network():
     error = squared_error(outputs, y[:, 0].tolist())
     error.backward()
     assert [o.data for o in outputs] == pytest.approx(l2[:, 0])
-    assert [[-w.grad for w in row] for row in w1] == pytest.approx(hand_syn1.tolist())
-    assert [[-w.grad for w in row] for row in w0] == pytest.approx(hand_syn0.tolist())
+    np.testing.assert_allclose([[-w.grad for w in row] for row in w1], hand_syn1, rtol=1e-10)
+    np.testing.assert_allclose([[-w.grad for w in row] for row in w0], hand_syn0, rtol=1e-10)
 
 
 @given(floats(-30, 30))
