@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from autodiff.graph import backpropagate, no_grad
+from autodiff.graph import backpropagate, enable_grad, is_grad_enabled, no_grad
+from autodiff.value import Value
 
 
 class GradcheckError(AssertionError):
@@ -46,19 +47,23 @@ class GradcheckReport:
     ok: bool
     worst: Mismatch | None
     checked: int
+    order: int = 1  # 2: second derivatives (see gradcheck's `order`)
 
     def __str__(self) -> str:
+        name = "gradcheck" if self.order == 1 else f"gradcheck (order {self.order})"
         if self.worst is None:
-            return f"gradcheck: nothing to check ({self.checked} elements)"
+            return f"{name}: nothing to check ({self.checked} elements)"
         w = self.worst
         where = f"input {w.input_index}" + (f" ({w.label!r})" if w.label else "")
         if w.shape:
             where += f" of shape {w.shape} at index {w.element}"
         verdict = "ok" if self.ok else "MISMATCH"
+        # order 2 compares (Hessian @ u)[element] with differences of <gradient, u>
+        of = "" if self.order == 1 else " of the gradient (Hessian @ u)"
         # 10 significant digits: enough to see a real mismatch, without finite differences'
         # last-digit noise (2.2499999999814335 reads as 2.25)
         return (
-            f"gradcheck {verdict}: worst is {where}: backward gives {w.analytic:.10g}, "
+            f"{name} {verdict}: worst is {where}: backward{of} gives {w.analytic:.10g}, "
             f"finite differences give {w.numeric:.10g} (|diff| = {w.error:.3g}; "
             f"{self.checked} elements checked)"
         )
@@ -89,6 +94,7 @@ def gradcheck(
     rtol: float = 1e-4,
     raise_exception: bool = False,
     seed: int = 0,
+    order: int = 1,
 ) -> GradcheckReport:
     """Compare d f / d input from ``backward`` with central differences.
 
@@ -100,8 +106,20 @@ def gradcheck(
     ``raise_exception=True`` a failure raises `GradcheckError` naming the worst element
     (which input, index, both values). Use float64 data: float32 is too coarse for
     finite differences.
+
+    ``order=2`` checks second derivatives: the gradient of the gradient (built with
+    ``create_graph=True``) against central differences of the first gradient, both along a
+    fixed random direction u, i.e. ``Hessian @ u`` element by element.
+
+    >>> from autodiff import Value
+    >>> gradcheck(lambda x, y: (x * y).tanh(), Value(0.3), Value(-1.5), order=2).ok
+    True
     """
+    if isinstance(order, bool) or order not in (1, 2):
+        raise ValueError(f"gradcheck: order must be 1 or 2, got {order!r}")
     nodes = _as_inputs(inputs)
+    if order == 2:
+        f = _projected_gradient(f, nodes, seed)
     out = f(*nodes)
     if not hasattr(out, "_prev"):
         raise TypeError(f"gradcheck: f must return a Value or Tensor, got {type(out).__name__}")
@@ -141,7 +159,7 @@ def gradcheck(
                     shape = np.shape(node.data)
                     label = getattr(node, "label", "") or ""
                     worst = Mismatch(i, index, a, numeric, shape, label)
-    report = GradcheckReport(ok=bool(worst_excess <= 0), worst=worst, checked=checked)
+    report = GradcheckReport(ok=bool(worst_excess <= 0), worst=worst, checked=checked, order=order)
     if raise_exception and not report.ok:
         raise GradcheckError(str(report))
     return report
@@ -169,3 +187,53 @@ def _central_difference(
         minus = _scalar_output(f(*nodes), cotangent)
         node.data[index] = original
     return (plus - minus) / (2 * eps)
+
+
+def _projected_gradient(f: Callable, nodes: list, seed: int) -> Callable:
+    """x -> <d f / d x, u> for fixed random directions u (one per input).
+
+    Its gradient is the Hessian times u, so a first-order check of it compares second
+    derivatives with finite differences of the first gradient, without forming the Hessian.
+    A non-scalar output of `f` is first projected, as in the first-order check.
+    """
+    rng = np.random.default_rng(seed + 1)
+    directions = [rng.standard_normal(np.shape(node.data)) for node in nodes]
+
+    def projected(*xs: Any) -> Any:
+        # Finite differences evaluate this under no_grad: then plain numbers suffice.
+        build = is_grad_enabled()
+        with enable_grad():  # the first gradient always needs f's graph
+            out = f(*xs)
+        if not hasattr(out, "_prev"):
+            raise TypeError(f"gradcheck: f must return a Value or Tensor, got {type(out).__name__}")
+        shape = np.shape(out.data)
+        seed_grad: Any = 1.0
+        if shape != () and int(np.prod(shape)) != 1:
+            seed_grad = np.random.default_rng(seed).standard_normal(shape)
+        elif shape != ():
+            seed_grad = np.ones(shape)
+        if hasattr(out, "_seed"):  # tensors wrap the seed in their own dtype
+            seed_grad = out._seed(seed_grad)
+        if build:  # a graph node, so that the gradients come out as graphs
+            seed_grad = type(out)(seed_grad)
+        _, grads = backpropagate(
+            out, seed_grad, create_graph=build, follow=_follow_of(out), wrt=list(xs)
+        )
+        total: Any = 0.0
+        with enable_grad() if build else no_grad():
+            for g, u in zip(grads, directions):
+                if g is not None:
+                    total = total + _inner(g, u)
+        return total if hasattr(total, "_prev") else Value(float(total))
+
+    return projected
+
+
+def _inner(g: Any, u: np.ndarray) -> Any:
+    """<g, u> for a gradient `g` (number, array, Value or Tensor) and a fixed direction `u`."""
+    data = getattr(g, "data", g)
+    if not isinstance(data, np.ndarray):
+        return g * float(u)
+    if hasattr(g, "_prev"):  # a Tensor: stay in the graph
+        return (g * type(g)(u.astype(data.dtype))).sum()
+    return float(np.sum(data * u))
