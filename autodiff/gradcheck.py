@@ -72,8 +72,8 @@ class GradcheckReport:
 def _scalar_output(out: Any, cotangent: Any) -> float:
     """The number that finite differences compare: the output itself, or <out, cotangent>."""
     data = out.data
-    if cotangent is None:
-        return float(data)
+    if cotangent is None:  # a scalar, or a one-element array such as shape (1,) or (1, 1)
+        return float(np.asarray(data).item())
     return float(np.sum(np.asarray(data, dtype=np.float64) * cotangent))
 
 

@@ -3,7 +3,10 @@ gradients (and says where)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -253,3 +256,87 @@ def test_assert_gradients_match_refuses_non_nodes():
         assert_gradients_match(lambda x, y: x * y, Value(1.0), 2.0)
     with pytest.raises(ValueError, match="at least one input"):
         assert_gradients_match(lambda: Value(1.0))
+
+
+# ------------------------------------------------------------------------------------------
+# assert_gradients_match on Tensors
+# ------------------------------------------------------------------------------------------
+
+tensor_module = pytest.importorskip("autodiff.tensor")
+Tensor = tensor_module.Tensor
+
+
+def _leaf(x: np.ndarray, label: str | None = None) -> Tensor:
+    return Tensor(x, requires_grad=True, label=label)
+
+
+@given(arrays(shapes()))
+def test_module_docstring_example_for_tensors(x):
+    assert_gradients_match(lambda t: t / (1 + t.abs()), Tensor(x, requires_grad=True))
+
+
+@given(floats(), floats())
+def test_module_docstring_example_for_values(a, b):
+    assert_gradients_match(lambda x, y: (x.exp() + y.exp()).log(), Value(a), Value(b))
+
+
+@given(broadcastable_shapes().flatmap(lambda pair: st.tuples(arrays(pair[0]), arrays(pair[1]))))
+def test_assert_gradients_match_passes_on_broadcasting_tensor_functions(xy):
+    x, y = xy
+    report = assert_gradients_match(
+        lambda a, b: (a * b).tanh() + a / (1 + b * b) - b, _leaf(x), _leaf(y)
+    )
+    assert report.ok and report.checked == x.size + y.size
+
+
+@given(matmul_shapes().flatmap(lambda pair: st.tuples(arrays(pair[0]), arrays(pair[1]))))
+def test_assert_gradients_match_passes_on_matmul(xy):
+    x, y = xy
+    assert_gradients_match(lambda a, b: a @ b, _leaf(x), _leaf(y))
+
+
+@contextlib.contextmanager
+def _square_with_wrong_rule() -> Iterator[Callable[[Tensor], Tensor]]:
+    """x**2 as a new tensor op whose rule says d/dx = x (instead of 2x), registered only
+    inside the `with` block."""
+    name = "test_testing.wrong_square"
+    tensor_module.VJP_RULES[name] = (lambda g, inputs, out, ctx: g * inputs[0],)
+    try:
+        yield lambda x: tensor_module._make(x.data * x.data, (x,), name)
+    finally:
+        del tensor_module.VJP_RULES[name]
+
+
+def test_a_wrong_tensor_rule_fails_naming_input_index_and_both_values():
+    w = np.array([[0.5, -1.0, 0.25], [1.5, 0.75, 5.0]])
+    x = np.array([0.1, 0.2])
+    with _square_with_wrong_rule() as square, pytest.raises(GradcheckError) as caught:
+        # d/dw = 2 w everywhere; the wrong rule gives w, worst where |w| is largest: (1, 2)
+        assert_gradients_match(
+            lambda x, w: (x.sum() + square(w)).sum(), _leaf(x), _leaf(w, label="w")
+        )
+    message = str(caught.value)
+    assert "input 1 ('w') of shape (2, 3) at index (1, 2)" in message
+    assert re.search(r"backward gives 5, finite differences give 10(\.0*\d*)? ", message)
+
+
+def test_a_wrong_tensor_rule_fails_for_a_0d_input():
+    pattern = r"input 0: backward gives 3, finite differences give 6(\.0*\d*)? "
+    with _square_with_wrong_rule() as square, pytest.raises(GradcheckError, match=pattern):
+        assert_gradients_match(square, _leaf(np.array(3.0)))
+
+
+@given(arrays(shapes(min_dims=1), avoid=(0.0,)))
+def test_a_wrong_tensor_rule_is_caught_on_every_drawn_array(x):
+    # the property form users write: the check fails for every drawn input, not only some
+    with _square_with_wrong_rule() as square, pytest.raises(GradcheckError, match="input 0 of"):
+        assert_gradients_match(square, _leaf(x))
+
+
+def test_assert_gradients_match_refuses_float32_and_non_differentiable_tensors():
+    with pytest.raises(ValueError, match="input 0 has dtype float32"):
+        assert_gradients_match(lambda t: t * t, _leaf(np.ones(3, dtype=np.float32)))
+    with pytest.raises(ValueError, match="input 1 has requires_grad=False"):
+        assert_gradients_match(lambda a, b: a * b, _leaf(np.ones(3)), Tensor(np.ones(3)))
+    with pytest.raises(TypeError, match="wrap arrays as Tensor"):
+        assert_gradients_match(lambda t: t * t, np.ones(3))
