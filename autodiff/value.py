@@ -67,7 +67,12 @@ def _neg_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
 
 def _pow_const_partials(inputs: Sequence, out: Any, ctx: float) -> tuple:
     """d(a ** c)/da = c * a ** (c - 1), for a constant exponent c"""
-    return (ctx * inputs[0] ** (ctx - 1),)
+    try:
+        return (ctx * inputs[0] ** (ctx - 1),)
+    except ZeroDivisionError:
+        if ctx == 0:  # a ** 0 is the constant 1: slope 0, even at a = 0 where a ** -1 fails
+            return (0.0,)
+        raise
 
 
 def _pow_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
