@@ -231,9 +231,9 @@ def _projected_gradient(f: Callable, nodes: list, seed: int) -> Callable:
 
 def _inner(g: Any, u: np.ndarray) -> Any:
     """<g, u> for a gradient `g` (number, array, Value or Tensor) and a fixed direction `u`."""
+    if isinstance(g, np.ndarray):  # (an ndarray's own .data is a memoryview)
+        return float(np.sum(g * u))
     data = getattr(g, "data", g)
     if not isinstance(data, np.ndarray):
         return g * float(u)
-    if hasattr(g, "_prev"):  # a Tensor: stay in the graph
-        return (g * type(g)(u.astype(data.dtype))).sum()
-    return float(np.sum(data * u))
+    return (g * type(g)(u.astype(data.dtype))).sum()  # a Tensor: stay in the graph
