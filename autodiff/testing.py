@@ -47,6 +47,7 @@ from autodiff.gradcheck import GradcheckReport, gradcheck
 __all__ = [
     "arrays",
     "assert_gradients_match",
+    "assert_second_derivatives_match",
     "broadcastable_shapes",
     "floats",
     "matmul_shapes",
@@ -245,6 +246,27 @@ def assert_gradients_match(
     return gradcheck(f, *inputs, atol=atol, rtol=rtol, raise_exception=True, **options)
 
 
+def assert_second_derivatives_match(
+    f: Callable[..., Any], *inputs: Any, atol: float = 1e-5, rtol: float = 1e-4, **options: Any
+) -> GradcheckReport:
+    """Raise `GradcheckError` unless ``f``'s second derivatives agree with finite differences.
+
+    The gradient of f's gradient (built with ``create_graph=True``) along a fixed random
+    direction u, i.e. ``Hessian @ u``, is compared element by element with central differences
+    of the first gradient (``gradcheck(..., order=2)``); ``seed`` picks u. Inputs as for
+    `assert_gradients_match`. Returns the passing `GradcheckReport`.
+
+    >>> from autodiff import Value
+    >>> _ = assert_second_derivatives_match(lambda x, y: x * y.tanh(), Value(0.3), Value(-1.0))
+    """
+    name = "assert_second_derivatives_match"
+    if not inputs:
+        raise ValueError(f"{name}: give f at least one input to check")
+    for i, x in enumerate(inputs):
+        _check_input(i, x, name)
+    return gradcheck(f, *inputs, atol=atol, rtol=rtol, raise_exception=True, order=2, **options)
+
+
 # ------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------
@@ -258,23 +280,21 @@ def _check_bounds(name: str, min_value: float, max_value: float) -> None:
         raise ValueError(f"{name}: min_value {min_value!r} is greater than max_value {max_value!r}")
 
 
-def _check_input(i: int, x: Any) -> None:
+def _check_input(i: int, x: Any, name: str = "assert_gradients_match") -> None:
     """Catch the inputs for which finite differences would report nonsense, with a reason."""
     if not hasattr(x, "_prev") or not hasattr(x, "data"):
         raise TypeError(
-            f"assert_gradients_match: input {i} must be a Value or Tensor, got "
+            f"{name}: input {i} must be a Value or Tensor, got "
             f"{type(x).__name__} (wrap arrays as Tensor(x, requires_grad=True))"
         )
     data = x.data
     if isinstance(data, np.ndarray) and data.dtype != np.float64:
         raise ValueError(
-            f"assert_gradients_match: input {i} has dtype {data.dtype}; finite differences "
-            "need float64 data"
+            f"{name}: input {i} has dtype {data.dtype}; finite differences need float64 data"
         )
     if getattr(x, "requires_grad", True) is False:
         raise ValueError(
-            f"assert_gradients_match: input {i} has requires_grad=False, so backward gives it "
-            "no gradient to check"
+            f"{name}: input {i} has requires_grad=False, so backward gives it no gradient to check"
         )
 
 
