@@ -71,10 +71,9 @@ def _describe(x: Any) -> str:
 class _Arg:
     """One differentiated argument: the node `f` sees, and how to hand its gradient back."""
 
-    __slots__ = ("kind", "original", "node", "stop")
+    __slots__ = ("kind", "node", "stop")
 
     def __init__(self, name: str, position: int, x: Any, build_graph: bool) -> None:
-        self.original = x
         self.stop: Any = None  # the outer node the entry node is made from, if any
         Tensor = _tensor_type()
         if isinstance(x, Value):
@@ -87,10 +86,10 @@ class _Arg:
         elif Tensor is not None and isinstance(x, Tensor):
             self.kind = "tensor"
             _require_float_dtype(name, position, x.data.dtype, "Tensor")
-            if build_graph:
-                self.node = _tensor_entry(x)
+            if build_graph and x.requires_grad:
+                self.node = x.reshape(x.shape)  # an identity op: a node of its own
                 self.stop = x
-            else:
+            else:  # a fresh leaf sharing x's data: x is a constant for the caller
                 self.node = Tensor(x.data, requires_grad=True)
         elif isinstance(x, np.ndarray):
             self.kind = "array"
@@ -116,7 +115,7 @@ class _Arg:
             return self.zero(build_graph)
         if build_graph:
             return gradient
-        data = gradient.data if hasattr(gradient, "data") else gradient
+        data = _data(gradient)
         if self.kind == "float":
             return float(data)
         if self.kind == "value":
@@ -138,17 +137,23 @@ class _Arg:
         return np.shape(self.node.data)
 
 
+def _data(x: Any) -> Any:
+    """The number or array inside a node; plain numbers and arrays as they are (an ndarray's
+    own ``.data`` is a memoryview, hence no ``getattr(x, "data", x)``)."""
+    return x.data if isinstance(x, Value) or _is_tensor(x) else x
+
+
+def _is_tensor(x: Any) -> bool:
+    Tensor = _tensor_type()
+    return Tensor is not None and isinstance(x, Tensor)
+
+
 def _require_float_dtype(name: str, position: int, dtype: np.dtype, what: str) -> None:
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(
             f"{name}: argument {position} is a {what} of dtype {dtype}, which cannot be "
             f"differentiated; convert it to a float dtype first (e.g. .astype(np.float64))"
         )
-
-
-def _tensor_entry(x: Any) -> Any:
-    """A node made from tensor `x` by an identity op, so it has a gradient of its own."""
-    return x.reshape(x.shape)
 
 
 def _normalise_argnums(name: str, argnums: Any) -> tuple[tuple[int, ...], bool]:
@@ -211,10 +216,12 @@ class _Call:
         """d <out, seed> / d argument for each differentiated argument (None: no dependence)."""
         nodes = [arg.node for arg in self.args]
         stops = {id(arg.stop) for arg in self.args if arg.stop is not None}
-        base = getattr(type(out), "_follow", None)
+        base = getattr(type(out), "_follow", None)  # e.g. tensors: skip those needing no grad
+        follow = base
+        if stops:
 
-        def follow(node: Any) -> bool:  # never walk back into the caller's graph
-            return id(node) not in stops and (base is None or base(node))
+            def follow(node: Any) -> bool:  # never walk back into the caller's graph
+                return id(node) not in stops and (base is None or base(node))
 
         if self.build_graph:
             # Only nodes on a path from the arguments to `out` get gradient graphs built.
@@ -232,7 +239,7 @@ class _Call:
             out,
             seed,
             create_graph=self.build_graph,
-            follow=follow if (stops or base or self.build_graph) else None,
+            follow=follow,
             wrt=nodes,
         )
         return grads
@@ -246,7 +253,7 @@ class _Call:
         """`out` for the caller: a number or array on the fast path with plain arguments."""
         if self.build_graph:
             return out
-        data = out.data if hasattr(out, "data") else out
+        data = _data(out)
         plain = all(arg.kind in ("float", "array") for arg in self.args)
         if isinstance(out, Value) or isinstance(out, Real):
             return float(data) if plain else Value(float(data))
@@ -361,9 +368,13 @@ def _jacobian_of(call: _Call, out: Any, f: Callable) -> Any:
     """Map every leaf of f's output structure to its gradient(s)."""
     if isinstance(out, (list, tuple)):
         return type(out)(_jacobian_of(call, item, f) for item in out)
-    Tensor = _tensor_type()
-    if Tensor is not None and isinstance(out, Tensor):
+    if _is_tensor(out):
         return _tensor_jacobian(call, out)
+    if not isinstance(out, (Value, Real)) or isinstance(out, bool):
+        raise TypeError(
+            f"{call.name}: {_function_name(f)} must return a Value, a Tensor, a number, or a "
+            f"list or tuple of them, got {_describe(out)}"
+        )
     node, seed = _scalar_seed(call.name, f, out, call.build_graph)
     if node is None:
         return call.results([None] * len(call.args))
@@ -385,20 +396,15 @@ def _tensor_jacobian(call: _Call, out: Any) -> Any:
         if call.build_graph:
             results.append(_stack_nodes(rows).reshape(shape))
         else:
-            block = np.array([np.asarray(getattr(r, "data", r)) for r in rows])
+            block = np.array([_data(r) for r in rows])
             results.append(arg.result(block.reshape(shape), False))
     return tuple(results) if call.as_tuple else results[0]
 
 
 def _stack_nodes(rows: list) -> Any:
-    Tensor = _tensor_type()
-    return Tensor.stack(rows) if hasattr(Tensor, "stack") else _tensor_module_stack(rows)
+    from autodiff.tensor_ops.shape import stack
 
-
-def _tensor_module_stack(rows: list) -> Any:
-    from autodiff import tensor as tensor_module
-
-    return tensor_module.stack(rows)
+    return stack(rows)
 
 
 def hessian(f: Callable, argnums: Argnums = 0) -> Callable:
@@ -460,7 +466,7 @@ def _inner_product(gradients: Any, v: Any, argnums: Any) -> Any:
 
 
 def _dot(g: Any, direction: Any) -> Any:
-    direction = getattr(direction, "data", direction)
+    direction = _data(direction)
     if isinstance(g, Value) or isinstance(g, Real):
         if not isinstance(direction, Real) and np.ndim(direction) != 0:
             raise ValueError(
@@ -468,7 +474,7 @@ def _dot(g: Any, direction: Any) -> Any:
             )
         return g * float(direction)
     direction = np.asarray(direction, dtype=np.float64)
-    g_shape = np.shape(getattr(g, "data", g))
+    g_shape = np.shape(_data(g))
     if direction.shape != g_shape:
         raise ValueError(
             f"hvp: v has shape {direction.shape} but the argument has shape "
