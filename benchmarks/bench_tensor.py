@@ -8,12 +8,14 @@
 (a) a float32 784-256-256-10 MLP (relu), batch 128, softmax cross-entropy;
 (b) a float32 2-16-16-1 MLP (relu), batch 100, mean squared error.
 
-One step is forward, loss, backward and an SGD update, written three ways over the same
-parameters: with `autodiff.Tensor` ops; in numpy with the backward pass derived by hand (the
-floor for any numpy-based engine); and with PyTorch tensors in the same style (``x @ W + b``,
-``loss.backward()``, an in-place update), if torch is importable. Before timing, each engine runs
-one step from the same starting point and the losses and updated parameters are checked to
-agree, so all three do the same work.
+One step is forward, loss, backward and an SGD update, written four ways over the same
+parameters: ``autodiff`` with `autodiff.Tensor` ops; ``numpy`` with the backward pass derived by
+hand (the floor for any numpy-based engine); and, if torch is importable, ``torch`` with PyTorch
+tensors in the same style as ours (``x @ W + b``, ``F.cross_entropy``, ``loss.backward()``, an
+in-place update: the leanest PyTorch step) and ``torch-nn`` as a PyTorch user writes it
+(``nn.Sequential`` of ``nn.Linear``/``nn.ReLU``, a loss module, ``optim.SGD`` with
+``zero_grad``/``step``). Before timing, each engine runs one step from the same starting point
+and the losses and updated parameters are checked to agree, so all of them do the same work.
 
 Engines alternate within each repeat (the order rotates) and every engine is limited to the same
 number of BLAS/OpenMP threads (``--threads``, default 1). The machine is shared and noisy, so
@@ -173,12 +175,7 @@ def torch_params(problem: Problem) -> Params:
 
 
 def torch_data(problem: Problem) -> dict:
-    data = {"x": torch.from_numpy(problem.x)}
-    if problem.loss == "xent":
-        data["y"] = torch.from_numpy(problem.y)
-    else:
-        data["y"] = torch.from_numpy(problem.y)
-    return data
+    return {"x": torch.from_numpy(problem.x), "y": torch.from_numpy(problem.y)}
 
 
 def torch_step(problem: Problem, params: Params, data: dict) -> float:
@@ -198,6 +195,37 @@ def torch_step(problem: Problem, params: Params, data: dict) -> float:
         for p in params:
             p.add_(p.grad, alpha=-problem.lr)
             p.grad = None
+    return loss.item()
+
+
+def torch_nn_model(problem: Problem) -> tuple:
+    """The idiomatic PyTorch version: nn.Sequential of nn.Linear/nn.ReLU, a loss module and
+    torch.optim.SGD, started from the same parameters (nn.Linear stores W transposed)."""
+    layers: list = []
+    params = problem.copy_params()
+    for i in range(len(params) // 2):
+        w, b = params[2 * i], params[2 * i + 1]
+        linear = torch.nn.Linear(*w.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b))
+        layers += [linear, torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    loss_fn = torch.nn.CrossEntropyLoss() if problem.loss == "xent" else torch.nn.MSELoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=problem.lr)
+    # the (W, b) layout of the other engines, as live views of the parameters
+    views: list = []
+    for layer in layers[0::2]:
+        views += [layer.weight.detach().T, layer.bias.detach()]
+    return model, loss_fn, optimizer, views
+
+
+def torch_nn_step(model: Any, loss_fn: Any, optimizer: Any, data: dict) -> float:
+    """One SGD step as a PyTorch user writes it."""
+    optimizer.zero_grad()
+    loss = loss_fn(model(data["x"]), data["y"])
+    loss.backward()
+    optimizer.step()
     return loss.item()
 
 
@@ -224,6 +252,8 @@ def engines_for(problem: Problem) -> dict[str, tuple[Callable[[], float], Params
     if torch is not None:
         t_params, t_data = torch_params(problem), torch_data(problem)
         engines["torch"] = (lambda: torch_step(problem, t_params, t_data), t_params)
+        model, loss_fn, optimizer, views = torch_nn_model(problem)
+        engines["torch-nn"] = (lambda: torch_nn_step(model, loss_fn, optimizer, t_data), views)
     return engines
 
 
@@ -335,7 +365,15 @@ def main() -> None:
 
         lines: list[str] = []
         times = time_engines(big, repeats, inner=3)
-        lines += report(big, times, {("autodiff", "numpy"): 1.10, ("autodiff", "torch"): 1.20})
+        lines += report(
+            big,
+            times,
+            {
+                ("autodiff", "numpy"): 1.10,
+                ("autodiff", "torch"): 1.20,
+                ("autodiff", "torch-nn"): 1.20,
+            },
+        )
         (engine_peak, engine_cycles) = peak_memory(big, "autodiff")
         (numpy_peak, _) = peak_memory(big, "numpy")
         ratio = engine_peak / numpy_peak
@@ -347,7 +385,16 @@ def main() -> None:
         lines.append(f"  objects left in reference cycles by one autodiff step: {engine_cycles}")
 
         times = time_engines(small, repeats, inner=40)
-        lines += report(small, times, {("autodiff", "torch"): 0.35, ("numpy", "torch"): None})
+        lines += report(
+            small,
+            times,
+            {
+                ("autodiff", "torch"): 0.35,
+                ("autodiff", "torch-nn"): 0.35,
+                ("numpy", "torch"): None,
+                ("numpy", "torch-nn"): None,
+            },
+        )
     print("\n".join(lines))
 
 
