@@ -9,8 +9,32 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from autodiff import Value, grad, hessian
-from autodiff.testing import floats
+from autodiff import (
+    GradcheckError,
+    Tensor,
+    Value,
+    concatenate,
+    grad,
+    gradcheck,
+    hessian,
+    hvp,
+    log_softmax,
+    logsumexp,
+    maximum,
+    minimum,
+    softmax,
+    stack,
+    where,
+)
+from autodiff.tensor import VJP_RULES
+from autodiff.testing import (
+    arrays,
+    assert_second_derivatives_match,
+    broadcastable_shapes,
+    floats,
+    matmul_shapes,
+    shapes,
+)
 from autodiff.value import PARTIAL_RULES
 
 
@@ -237,3 +261,210 @@ def test_newtons_method_on_a_scalar_converges_quadratically():
     assert errors[4] < 1e-12
     # quadratic convergence: each error is about the square of the last
     assert errors[2] < 10 * errors[1] ** 2 and errors[3] < 10 * errors[2] ** 2
+
+
+# --------------------------------------------------------------------------------------------
+# Tensors: backward(create_graph=True), every op's second derivatives, Hessians of small nets
+# --------------------------------------------------------------------------------------------
+
+
+@given(arrays(shapes(max_dims=2)))
+def test_tensor_backward_create_graph_gives_a_differentiable_gradient(x0):
+    x = Tensor(x0, requires_grad=True)
+    (x**3).sum().backward(create_graph=True)
+    first = x.grad  # 3 x**2, as a graph of x
+    assert isinstance(first, Tensor)
+    np.testing.assert_allclose(first.data, 3 * x0**2)
+    x.grad = None
+    first.sum().backward()
+    np.testing.assert_allclose(x.grad, 6 * x0)
+
+
+def _positive(t):
+    return t * t + 0.5
+
+
+# name -> (function, number of inputs); inputs are drawn with broadcastable shapes
+TENSOR_OPS = {
+    "+": (lambda a, b: (a + b) ** 2, 2),
+    "-": (lambda a, b: (a - b) ** 2, 2),
+    "*": (lambda a, b: a * b * a, 2),
+    "/": (lambda a, b: a / _positive(b), 2),
+    "pow": (lambda a, b: _positive(a) ** b, 2),
+    "**": (lambda a: _positive(a) ** 2.5, 1),
+    "neg": (lambda a: (-a) ** 3, 1),
+    "exp": (lambda a: a.exp(), 1),
+    "log": (lambda a: _positive(a).log(), 1),
+    "sqrt": (lambda a: _positive(a).sqrt(), 1),
+    "abs": (lambda a: a.abs() ** 3, 1),
+    "tanh": (lambda a: a.tanh(), 1),
+    "sigmoid": (lambda a: a.sigmoid(), 1),
+    "relu": (lambda a: a.relu() ** 2, 1),
+    "leaky_relu": (lambda a: a.leaky_relu(0.1) ** 2, 1),
+    "softplus": (lambda a: a.softplus(), 1),
+    "clip": (lambda a: a.clip(-1, 1) ** 2, 1),
+    "maximum": (lambda a, b: maximum(a, b) ** 2, 2),
+    "minimum": (lambda a, b: minimum(a, b) ** 2, 2),
+    "where": (lambda a, b: where(a.data > 0, a * b, b) ** 2, 2),
+    "sum": (lambda a: a.sum(axis=0) ** 2, 1),
+    "mean": (lambda a: a.mean(axis=-1, keepdims=True) ** 2, 1),
+    "max": (lambda a: a.max() ** 2, 1),
+    "min": (lambda a: a.min(axis=0) ** 2, 1),
+    "var": (lambda a: a.var() ** 2, 1),
+    "logsumexp": (lambda a: logsumexp(a, axis=-1), 1),
+    "softmax": (lambda a: softmax(a, axis=-1), 1),
+    "log_softmax": (lambda a: log_softmax(a, axis=0), 1),
+    "reshape": (lambda a: a.reshape(-1) ** 2, 1),
+    "transpose": (lambda a: a.T**2, 1),
+    "expand": (lambda a: a.broadcast_to((2,) + a.shape) ** 2, 1),
+    "getitem": (lambda a: a.reshape(-1)[np.array([0, 0, -1])] ** 2, 1),
+    "concatenate": (lambda a, b: concatenate([a.reshape(-1), b.reshape(-1)]) ** 2, 2),
+    "stack": (lambda a, b: stack([a * b, (a - b) ** 2]) ** 2, 2),
+}
+
+
+# ops with kinks or ties where the second derivative does not exist: inputs keep away from them
+KINKED = frozenset(
+    ["abs", "relu", "leaky_relu", "clip", "maximum", "minimum", "max", "min", "where"]
+)
+
+
+@pytest.mark.parametrize("name", sorted(TENSOR_OPS))
+@given(data=st.data())
+def test_tensor_op_second_derivatives_match_finite_differences(name, data):
+    fn, arity = TENSOR_OPS[name]
+    kinked = name in KINKED
+    avoid = (0.0, 1.0, -1.0) if kinked else ()
+    shapes_ = (
+        data.draw(broadcastable_shapes(max_dims=2))
+        if arity == 2
+        else [data.draw(shapes(max_dims=2))]
+    )
+    xs = [data.draw(arrays(s, avoid=avoid, distinct=kinked)) for s in shapes_]
+    if name in ("maximum", "minimum"):  # no ties between the two inputs either
+        assume(np.all(np.abs(np.subtract(*xs)) > 1e-3))
+    inputs = [Tensor(x, requires_grad=True) for x in xs]
+    assert_second_derivatives_match(fn, *inputs)
+
+
+def test_the_tensor_catalogue_covers_every_tensor_op():
+    # matmul has its own test below; scatter_add is getitem's gradient, so getitem's second
+    # derivative runs it
+    assert set(VJP_RULES) - set(TENSOR_OPS) == {"matmul", "scatter_add"}
+
+
+@given(matmul_shapes(), st.data())
+def test_matmul_second_derivatives_match_finite_differences(pair, data):
+    a, b = (Tensor(data.draw(arrays(s)), requires_grad=True) for s in pair)
+    assert_second_derivatives_match(lambda x, y: (x @ y).tanh(), a, b)
+
+
+def _hessian_by_differences(f, x, eps=1e-5):
+    """Central differences of the (analytic) first gradient, column by column."""
+    gradient = grad(f)
+    H = np.zeros((x.size, x.size))
+    for j in range(x.size):
+        step = np.zeros(x.size)
+        step[j] = eps
+        plus, minus = gradient(x + step.reshape(x.shape)), gradient(x - step.reshape(x.shape))
+        H[:, j] = (plus - minus).reshape(-1) / (2 * eps)
+    return H
+
+
+def softmax_cross_entropy(logits, labels):
+    """Mean of -log softmax(logits)[label] over a batch."""
+    picked = log_softmax(logits, axis=-1)[np.arange(len(labels)), labels]
+    return -picked.mean()
+
+
+@given(arrays((3, 4)), st.lists(st.integers(0, 3), min_size=3, max_size=3))
+def test_softmax_cross_entropy_hessian_matches_differences_of_the_gradient(z, labels):
+    f = lambda logits: softmax_cross_entropy(logits, np.array(labels))  # noqa: E731
+    H = hessian(f)(z)
+    assert H.shape == (3, 4, 3, 4)
+    np.testing.assert_allclose(H.reshape(12, 12), _hessian_by_differences(f, z), atol=1e-7)
+    # each row's block is (diag(p) - p p^T) / batch, the classic closed form
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    block = (np.diag(p[0]) - np.outer(p[0], p[0])) / 3
+    np.testing.assert_allclose(H[0, :, 0, :], block, atol=1e-12)
+
+
+# a 2-layer MLP 2 -> 3 -> 1 with tanh, its 13 parameters in one flat vector
+MLP_SIZES = ((2, 3), (3,), (3, 1), (1,))
+
+
+def mlp_loss(theta, X, y):
+    params, start = [], 0
+    for shape in MLP_SIZES:
+        size = int(np.prod(shape))
+        params.append(theta[start : start + size].reshape(shape))
+        start += size
+    W1, b1, W2, b2 = params
+    out = ((X @ W1 + b1).tanh() @ W2 + b2).reshape(-1)
+    return ((out - y) ** 2).mean()
+
+
+@given(arrays(13, -1.5, 1.5), arrays((4, 2)), arrays(4))
+def test_mlp_hessian_matches_differences_of_the_gradient(theta, X, y):
+    f = lambda t: mlp_loss(t, X, y)  # noqa: E731
+    H = hessian(f)(theta)
+    np.testing.assert_allclose(H, H.T, atol=1e-10)
+    np.testing.assert_allclose(H, _hessian_by_differences(f, theta), atol=1e-6, rtol=1e-5)
+    v = np.linspace(-1, 1, 13)
+    np.testing.assert_allclose(hvp(f)(theta, v), H @ v, atol=1e-10)
+
+
+def test_newtons_method_on_a_tensor_problem_converges_in_a_few_steps():
+    # L2-regularised logistic regression: strictly convex, Newton converges quadratically
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = (X @ np.array([1.5, -2.0, 0.5]) + 0.3 * rng.standard_normal(40) > 0).astype(float)
+
+    def loss(w):
+        z = Tensor(X) @ w
+        # log(1 + e^z) - y z, summed, plus 0.1 |w|^2
+        return (z.softplus() - Tensor(y) * z).mean() + 0.1 * (w * w).sum()
+
+    w = np.zeros(3)
+    norms = []
+    for _ in range(6):
+        g, H = grad(loss)(w), hessian(loss)(w)
+        w = w - np.linalg.solve(H, g)
+        norms.append(np.linalg.norm(grad(loss)(w)))
+    assert norms[3] < 1e-10, norms
+    assert norms[2] < norms[1] ** 1.5  # faster than linear: the quadratic regime
+
+
+# --------------------------------------------------------------------------------------------
+# gradcheck(order=2) catches a wrong second derivative that first-order checks cannot see
+# --------------------------------------------------------------------------------------------
+
+
+def test_order_2_catches_a_scalar_rule_wrong_only_in_its_graph(monkeypatch):
+    # Value.tanh computes its first-order partial inline; the rule only builds gradient graphs
+    monkeypatch.setitem(PARTIAL_RULES, "tanh", lambda inputs, out, ctx: (1.0 - 1.01 * out * out,))
+    x = Value(0.7, label="x")
+    assert gradcheck(lambda v: v.tanh(), x).ok
+    report = gradcheck(lambda v: v.tanh(), x, order=2)
+    assert not report.ok
+    # the graph's d/dx (1 - 1.01 tanh^2) is 1.01 times the true second derivative
+    assert report.worst.analytic / report.worst.numeric == pytest.approx(1.01, rel=1e-6)
+    with pytest.raises(GradcheckError, match=r"order 2\) MISMATCH: worst is input 0 \('x'\)"):
+        assert_second_derivatives_match(lambda v: v.tanh(), x)
+
+
+def test_order_2_catches_a_tensor_rule_wrong_only_on_tensors(monkeypatch):
+    def tanh_grad(g, inputs, out, ctx):  # right on arrays (backward), wrong on Tensors (graph)
+        return g * (1 - out * out) if isinstance(out, np.ndarray) else g * (1 - 1.01 * out * out)
+
+    monkeypatch.setitem(VJP_RULES, "tanh", (tanh_grad,))
+    x = Tensor([[0.3, -0.8], [1.2, 0.1]], requires_grad=True)
+    assert gradcheck(lambda t: t.tanh(), x).ok
+    report = gradcheck(lambda t: t.tanh(), x, order=2)
+    assert not report.ok and report.worst.shape == (2, 2)
+    assert "of shape (2, 2) at index" in str(report)
+
+
+def test_order_must_be_1_or_2():
+    with pytest.raises(ValueError, match="gradcheck: order must be 1 or 2, got 3"):
+        gradcheck(lambda v: v, Value(1.0), order=3)
