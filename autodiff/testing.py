@@ -19,7 +19,7 @@ and for a function of scalar `Value`s:
 
     @given(floats(), floats())
     def test_smooth_max(a, b):
-        assert_gradients_match(lambda x, y: ((x.exp() + y.exp()).log()), Value(a), Value(b))
+        assert_gradients_match(lambda x, y: (x.exp() + y.exp()).log(), Value(a), Value(b))
 
 `assert_gradients_match` raises `GradcheckError` naming the worst element (which input, its
 index, backward's value and the finite-difference value). Every strategy draws float64 values
