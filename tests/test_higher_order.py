@@ -24,6 +24,7 @@ from autodiff import (
     minimum,
     softmax,
     stack,
+    topological_order,
     where,
 )
 from autodiff.tensor import VJP_RULES
@@ -235,6 +236,39 @@ def test_article_second_derivative_by_backward_create_graph():
     x.grad = 0.0
     rate.backward()
     assert x.grad == 10.0
+
+
+def _reevaluate(root: Value, leaf: Value, at: float) -> float:
+    """Recompute the graph of `root` with `leaf` set to `at`: what the graph *represents*."""
+    apply = {
+        "+": lambda a, b: a + b,
+        "*": lambda a, b: a * b,
+        "sum": lambda *xs: sum(xs),
+    }
+    values = {}
+    for node in topological_order(root):
+        if node is leaf:
+            values[node] = at
+        elif not node._prev:
+            values[node] = node.data
+        elif node._op == "**":
+            values[node] = values[node._prev[0]] ** node._ctx
+        else:
+            values[node] = apply[node._op](*(values[p] for p in node._prev))
+    return values[root]
+
+
+def test_article_the_gradient_of_5x_squared_plus_30_is_the_graph_of_10x():
+    x = Value(3.0, label="x")
+    article_pigs(x).backward(create_graph=True)
+    rate = x.grad
+    assert x in topological_order(rate)  # a function of x, not the constant 30
+    for at in (-2.0, 0.0, 1.0, 7.5):
+        assert _reevaluate(rate, x, at) == close(10 * at)
+    # the same through grad: an argument computed from x gives a gradient graph of x
+    rate = grad(article_pigs)(x + 0.0)
+    for at in (-2.0, 0.0, 1.0, 7.5):
+        assert _reevaluate(rate, x, at) == close(10 * at)
 
 
 @given(floats(-10, 10), floats(-10, 10), floats(-10, 10))
