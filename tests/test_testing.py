@@ -340,3 +340,51 @@ def test_assert_gradients_match_refuses_float32_and_non_differentiable_tensors()
         assert_gradients_match(lambda a, b: a * b, _leaf(np.ones(3)), Tensor(np.ones(3)))
     with pytest.raises(TypeError, match="wrap arrays as Tensor"):
         assert_gradients_match(lambda t: t * t, np.ones(3))
+
+
+# ------------------------------------------------------------------------------------------
+# a user's custom op (autodiff.function.Function), checked the way the docs show
+# ------------------------------------------------------------------------------------------
+
+
+def _softsign_ops() -> tuple[type, type]:
+    """Softsign x / (1 + |x|) as a custom op, with the right vjp and with a wrong one."""
+    function = pytest.importorskip("autodiff.function")
+
+    class Softsign(function.Function):
+        name = "test_testing.softsign"
+
+        @staticmethod
+        def forward(x):
+            return x / (1 + np.abs(x))
+
+        @staticmethod
+        def vjp(g, x, out):
+            return (g / (1 + np.abs(x)) ** 2,)  # d/dx = 1 / (1 + |x|)**2
+
+    class WrongSoftsign(function.Function):
+        name = "test_testing.wrong_softsign"
+
+        @staticmethod
+        def forward(x):
+            return x / (1 + np.abs(x))
+
+        @staticmethod
+        def vjp(g, x, out):
+            return (g / (1 + np.abs(x)),)  # the square is missing
+
+    return Softsign, WrongSoftsign
+
+
+@given(arrays(shapes(), avoid=(0.0,), gap=0.1))
+def test_a_custom_op_with_the_right_vjp_passes(x):
+    softsign, _ = _softsign_ops()
+    assert_gradients_match(lambda t: softsign.apply(t) * t, Tensor(x, requires_grad=True))
+
+
+@given(arrays(shapes(), avoid=(0.0,), gap=0.1))
+def test_a_custom_op_with_a_wrong_vjp_fails_for_every_input(x):
+    # off by g |x| / (1 + |x|)**2 >= 0.08 |g| away from 0: always beyond the tolerance
+    _, wrong = _softsign_ops()
+    with pytest.raises(GradcheckError, match="MISMATCH: worst is input 0"):
+        assert_gradients_match(wrong.apply, Tensor(x, requires_grad=True))
