@@ -18,6 +18,7 @@ from autodiff import (
     gradcheck,
     hessian,
     hvp,
+    jacobian,
     log_softmax,
     logsumexp,
     maximum,
@@ -171,16 +172,48 @@ def test_binary_op_hessians_match_closed_forms(name, data):
     np.testing.assert_allclose(found, np.array(closed(a, b), dtype=float), rtol=1e-9, atol=1e-9)
 
 
-@given(a=floats(0.2, 5), b=floats(0.2, 5))
-def test_third_derivatives_of_division_and_pow(a, b):
-    # d3(a/b)/db3 = -6a/b^4, d3(a/b)/da db2 = 2/b^3, d3(a**b)/db3 = a**b log(a)**3
-    div = lambda x, y: x / y  # noqa: E731
-    assert grad(grad(grad(div, 1), 1), 1)(a, b) == close(-6 * a / b**4)
-    assert grad(grad(grad(div, 1), 1), 0)(a, b) == close(2 / b**3)
-    power = lambda x, y: x**y  # noqa: E731
-    assert grad(grad(grad(power, 1), 1), 1)(a, b) == close(a**b * math.log(a) ** 3)
-    c = b * (b - 1) * (b - 2) * a ** (b - 3)
-    assert grad(grad(grad(power, 0), 0), 0)(a, b) == close(c)
+def _third_by_index(closed_forms: dict) -> np.ndarray:
+    """A symmetric 2x2x2 array from its distinct entries, keyed by how many times b appears."""
+    T = np.zeros((2, 2, 2))
+    for index in np.ndindex(2, 2, 2):
+        T[index] = closed_forms[sum(index)]
+    return T
+
+
+def _div_third(a: float, b: float) -> np.ndarray:
+    # d3(a/b): aaa = 0, aab = 0, abb = 2/b^3, bbb = -6a/b^4
+    return _third_by_index({0: 0.0, 1: 0.0, 2: 2 / b**3, 3: -6 * a / b**4})
+
+
+def _pow_third(a: float, b: float) -> np.ndarray:
+    la = math.log(a)
+    return _third_by_index(
+        {
+            0: b * (b - 1) * (b - 2) * a ** (b - 3),
+            1: a ** (b - 2) * ((2 * b - 1) + b * (b - 1) * la),
+            2: a ** (b - 1) * la * (2 + b * la),
+            3: a**b * la**3,
+        }
+    )
+
+
+THIRD = {
+    "+": lambda a, b: np.zeros((2, 2, 2)),
+    "-": lambda a, b: np.zeros((2, 2, 2)),
+    "*": lambda a, b: np.zeros((2, 2, 2)),
+    "/": _div_third,
+    "pow": _pow_third,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@given(data=st.data())
+def test_binary_op_third_derivatives_match_closed_forms(name, data):
+    fn, domain, _ = BINARY[name]
+    a, b = data.draw(domain, label="a"), data.draw(domain, label="b")
+    # the Jacobian of the Hessian: T[i][j][k] = d3 f / d args[i] d args[j] d args[k]
+    found = np.array(jacobian(hessian(fn, argnums=(0, 1)), argnums=(0, 1))(a, b))
+    np.testing.assert_allclose(found, THIRD[name](a, b), rtol=1e-9, atol=1e-9)
 
 
 @given(w=st.tuples(floats(), floats()), x=st.tuples(floats(), floats()), bias=floats())
@@ -194,7 +227,8 @@ def test_dot_hessian_pairs_each_weight_with_its_input(w, x, bias):
     expected = np.zeros((5, 5))
     expected[0, 2] = expected[2, 0] = expected[1, 3] = expected[3, 1] = 1.0
     np.testing.assert_array_equal(found, expected)
-    assert grad(grad(grad(f, 0), 2), 0)(*w, *x, bias) == 0.0
+    third = jacobian(hessian(f, argnums=(0, 1, 2, 3, 4)), argnums=(0, 1, 2, 3, 4))
+    np.testing.assert_array_equal(np.array(third(*w, *x, bias)), np.zeros((5, 5, 5)))
 
 
 @given(a=floats(), b=floats())
@@ -203,8 +237,10 @@ def test_sum_has_no_curvature_but_squares_inside_it_do(a, b):
         [0, 0],
         [0, 0],
     ]
-    h = hessian(lambda x, y: Value.sum([x * x, y, x * y]), (0, 1))(a, b)
-    assert np.array(h).tolist() == [[2, 1], [1, 0]]
+    f = lambda x, y: Value.sum([x * x, y, x * y])  # noqa: E731
+    assert np.array(hessian(f, (0, 1))(a, b)).tolist() == [[2, 1], [1, 0]]
+    third = jacobian(hessian(f, (0, 1)), (0, 1))(a, b)
+    np.testing.assert_array_equal(np.array(third), np.zeros((2, 2, 2)))
 
 
 def test_the_catalogue_covers_every_scalar_op():
