@@ -14,6 +14,8 @@ from hypothesis import find, given
 from hypothesis import strategies as st
 
 from autodiff import GradcheckError, Value
+from autodiff import tensor as tensor_module
+from autodiff.tensor import Tensor
 from autodiff.testing import (
     arrays,
     assert_gradients_match,
@@ -261,9 +263,6 @@ def test_assert_gradients_match_refuses_non_nodes():
 # ------------------------------------------------------------------------------------------
 # assert_gradients_match on Tensors
 # ------------------------------------------------------------------------------------------
-
-tensor_module = pytest.importorskip("autodiff.tensor")
-Tensor = tensor_module.Tensor
 
 
 def _leaf(x: np.ndarray, label: str | None = None) -> Tensor:
