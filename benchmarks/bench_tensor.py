@@ -27,6 +27,7 @@ buffers to tracemalloc; PyTorch does not, so it has no memory column).
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import os
 import statistics
@@ -137,6 +138,14 @@ def engine_params(problem: Problem) -> Params:
 
 def engine_step(problem: Problem, params: Params, data: dict) -> float:
     """One SGD step with autodiff Tensors; updates `params` in place and returns the loss."""
+    loss = engine_loss(problem, params, data)
+    loss.backward()
+    engine_update(problem, params)
+    return float(loss.data)
+
+
+def engine_loss(problem: Problem, params: Params, data: dict) -> Tensor:
+    """The forward pass and the loss, recording the graph."""
     h = data["x"]
     last = len(params) // 2 - 1
     for i in range(last + 1):
@@ -148,12 +157,15 @@ def engine_step(problem: Problem, params: Params, data: dict) -> float:
     else:
         diff = h - data["y"]
         loss = (diff * diff).mean()
-    loss.backward()
+    return loss
+
+
+def engine_update(problem: Problem, params: Params) -> None:
+    """SGD: p -= lr * grad, then forget the gradient (as zero_grad(set_to_none=True))."""
     lr = np.float32(problem.lr)
     for p in params:
         p.data -= lr * p.grad
         p.grad = None
-    return float(loss.data)
 
 
 def engine_data(problem: Problem) -> dict:
@@ -315,6 +327,52 @@ def peak_memory(problem: Problem, name: str) -> tuple[int, int]:
     return peak, cyclic
 
 
+def engine_breakdown(problem: Problem, steps: int) -> list[str]:
+    """Where an autodiff step's time goes: forward, backward (each op's vjp rule, and the rest:
+    graph walk, gradient bookkeeping), update. Microseconds per step, means over `steps`."""
+    params, data = engine_params(problem), engine_data(problem)
+    for _ in range(5):
+        engine_step(problem, params, data)
+    clock = time.perf_counter
+    rule_time: dict[str, float] = collections.defaultdict(float)
+    rule_calls: collections.Counter = collections.Counter()
+    original = Tensor._vjp
+
+    def timed_vjp(node: Tensor, grad: Any) -> list:
+        start = clock()
+        result = original(node, grad)
+        rule_time[node._op] += clock() - start
+        rule_calls[node._op] += 1
+        return result
+
+    forward = backward = update = 0.0
+    Tensor._vjp = timed_vjp  # the driver looks _vjp up on the class, so this sees every node
+    try:
+        for _ in range(steps):
+            t0 = clock()
+            loss = engine_loss(problem, params, data)
+            t1 = clock()
+            loss.backward()
+            t2 = clock()
+            engine_update(problem, params)
+            t3 = clock()
+            forward, backward, update = forward + t1 - t0, backward + t2 - t1, update + t3 - t2
+    finally:
+        Tensor._vjp = original
+    us = 1e6 / steps
+    lines = [
+        f"  autodiff breakdown (us per step; the timer adds ~0.2 us per node): forward "
+        f"{forward * us:.1f}, backward {backward * us:.1f}, update {update * us:.1f}"
+    ]
+    for op in sorted(rule_time, key=rule_time.get, reverse=True):
+        lines.append(
+            f"    vjp {op:<10} {rule_time[op] * us:8.1f}  ({rule_calls[op] // steps} nodes)"
+        )
+    rest = backward - sum(rule_time.values())
+    lines.append(f"    rest of backward (graph walk, bookkeeping) {rest * us:.1f}")
+    return lines
+
+
 def median_ratio(a: list[float], b: list[float]) -> float:
     return statistics.median(x / y for x, y in zip(a, b))
 
@@ -339,6 +397,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a short run (fewer repeats)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads per engine")
     parser.add_argument("--repeats", type=int, default=None, help="repeats per problem")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also show where autodiff's step time goes"
+    )
     args = parser.parse_args()
     repeats = args.repeats or (7 if args.quick else 41)
 
@@ -383,6 +444,8 @@ def main() -> None:
             + ("  ok" if ratio <= 1.30 else "  MISSED")
         )
         lines.append(f"  objects left in reference cycles by one autodiff step: {engine_cycles}")
+        if args.breakdown:
+            lines += engine_breakdown(big, 50 if args.quick else 200)
 
         times = time_engines(small, repeats, inner=40)
         lines += report(
@@ -395,6 +458,8 @@ def main() -> None:
                 ("numpy", "torch-nn"): None,
             },
         )
+        if args.breakdown:
+            lines += engine_breakdown(small, 500 if args.quick else 3000)
     print("\n".join(lines))
 
 
