@@ -354,11 +354,12 @@ def _spread(x: np.ndarray, lo: float, hi: float, gap: float) -> np.ndarray:
 
 
 def _cast(x: np.ndarray, dtype: np.dtype, lo: float, hi: float) -> np.ndarray:
-    """`x` in `dtype`, still inside [lo, hi] after rounding."""
-    if dtype == np.float64:
-        return x
-    low, high = _inner_bound(lo, dtype, +1), _inner_bound(hi, dtype, -1)
-    return np.clip(x.astype(dtype), low, high)
+    """`x` in `dtype`, still inside [lo, hi] after rounding (spreading values past the holes
+    can land one ulp outside)."""
+    if dtype != np.float64:
+        x = x.astype(dtype)
+        lo, hi = _inner_bound(lo, dtype, +1), _inner_bound(hi, dtype, -1)
+    return np.asarray(np.clip(x, lo, hi))  # asarray: clip turns a 0-d array into a scalar
 
 
 def _inner_bound(bound: float, dtype: np.dtype, direction: int) -> Any:

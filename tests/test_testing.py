@@ -132,6 +132,8 @@ def test_arrays_take_a_shape_tuple_an_int_or_a_strategy(data):
     assert data.draw(arrays((2, 3))).shape == (2, 3)
     assert data.draw(arrays(4)).shape == (4,)
     assert data.draw(arrays(())).shape == ()
+    zero_d = data.draw(arrays((), dtype=np.float32, avoid=(0.0,), distinct=True))
+    assert isinstance(zero_d, np.ndarray) and zero_d.shape == () and zero_d.dtype == np.float32
     assert data.draw(arrays(shapes(min_dims=1, max_dims=1))).ndim == 1
 
 
