@@ -420,7 +420,14 @@ def test_tensor_op_second_derivatives_match_finite_differences(name, data):
 def test_the_tensor_catalogue_covers_every_tensor_op():
     # matmul has its own test below; scatter_add is getitem's gradient, so getitem's second
     # derivative runs it
-    assert set(VJP_RULES) - set(TENSOR_OPS) == {"matmul", "scatter_add"}
+    built_in = {name for name, rule in VJP_RULES.items() if _defined_in_tensor_ops(rule)}
+    assert built_in - set(TENSOR_OPS) == {"matmul", "scatter_add"}
+
+
+def _defined_in_tensor_ops(rule) -> bool:
+    # users' custom ops (autodiff.function) register rules too; they are not in this catalogue
+    first = rule[0] if isinstance(rule, tuple) else rule
+    return first.__module__.startswith("autodiff.tensor_ops")
 
 
 @given(matmul_shapes(), st.data())
