@@ -68,12 +68,13 @@ def _unbroadcast(grad: Any, shape: tuple) -> Any:
     when its shape differs from the input's.
     """
     extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
+    stretched = tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape) if extra or grad.shape != shape else grad
+    if not stretched:  # only new leading axes (a bias): no keepdims, no reshape
+        return grad.sum(axis=tuple(range(extra))) if extra else grad
+    grad = grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True)
+    return grad.reshape(shape) if extra else grad
 
 
 class Tensor:
@@ -266,28 +267,34 @@ class Tensor:
         return np.asarray(grad, dtype=self.data.dtype)
 
     def _rules(self) -> tuple | Callable:
+        rules = VJP_RULES.get(self._op)
+        if rules is None or self._ctx is RELEASED:
+            self._no_rules()
+        return rules
+
+    def _no_rules(self) -> None:
         if self._ctx is RELEASED:
             raise RuntimeError(
                 f"backward through op {self._op!r} a second time: its saved values were released "
                 "by the first backward; pass retain_graph=True to the first backward() to "
                 "backpropagate through the graph again"
             )
-        rules = VJP_RULES.get(self._op)
-        if rules is None:
-            raise NotImplementedError(f"no backward rule for tensor op {self._op!r}")
-        return rules
+        raise NotImplementedError(f"no backward rule for tensor op {self._op!r}")
 
     def _vjp(self, grad: np.ndarray) -> list:
         """One ndarray (or None) per input: the fast path of backward."""
-        rules = self._rules()
-        prev = self._prev
-        inputs = tuple([p.data for p in prev])
+        rules = VJP_RULES.get(self._op)
         ctx = self._ctx
+        if rules is None or ctx is RELEASED:
+            self._no_rules()
+        prev = self._prev
+        inputs = [p.data for p in prev]
         if type(rules) is tuple:
             grads = []
+            out = self.data
             for parent, rule in zip(prev, rules):
                 if parent.requires_grad:
-                    g = rule(grad, inputs, self.data, ctx)
+                    g = rule(grad, inputs, out, ctx)
                     shape = parent.data.shape
                     if g.shape != shape:
                         g = _unbroadcast(g, shape)

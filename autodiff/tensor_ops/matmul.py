@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from autodiff.tensor import Tensor, _make, as_tensor
 
 
@@ -43,8 +41,8 @@ def rmatmul(a: Tensor, b: Any) -> Tensor:  # b @ a
 
 
 def _matrix_t(x: Any) -> Any:
-    """The last two axes swapped (a 1-D operand as the promoted matrix's transpose)."""
-    return np.swapaxes(x, -1, -2)
+    """The last two axes swapped (the method: np.swapaxes costs a dispatch)."""
+    return x.swapaxes(-1, -2)
 
 
 def matmul_grad_a(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:

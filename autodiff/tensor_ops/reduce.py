@@ -20,12 +20,18 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple | None:
     """`axis` as a tuple of non-negative ints (None: all axes), or a clear error."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes: tuple = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     normal = []
     for a in axes:
         if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
             raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        # a 0-d tensor accepts axis 0 or -1 (as PyTorch), meaning "all of it"
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
         normal.append(int(a) % max(ndim, 1))
     if len(set(normal)) != len(normal):
@@ -44,36 +50,43 @@ def _kept(g: Any, x: Any, axes: tuple | None) -> Any:
     return g.reshape(_kept_shape(x.shape, axes))
 
 
-def _reduce(x: Tensor, method: str, axis: Any, keepdims: bool, op: str) -> Tensor:
-    axes = _axes(axis, x.data.ndim, op) if axis is not None else None
-    data = getattr(x.data, method)(axis=axes, keepdims=keepdims)
-    return _make(data, (x,), op, axes)
+# ufunc.reduce directly: ndarray.sum/.mean go through numpy's Python-level wrappers, which
+# cost more than the reduction itself on small arrays.
+_add_reduce = np.add.reduce
 
 
 def sum_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum over `axis` (all by default): ``x.sum(axis=0)``."""
-    return _reduce(x, "sum", axis, keepdims, "sum")
+    axes = None if axis is None else _axes(axis, x.data.ndim, "sum")
+    return _make(_add_reduce(x.data, axis=axes, keepdims=keepdims), (x,), "sum", axes)
 
 
 def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Mean over `axis` (all by default)."""
-    if x.data.size == 0:
-        raise ValueError(f"mean: empty tensor of shape {x.data.shape}")
-    return _reduce(x, "mean", axis, keepdims, "mean")
+    data = x.data
+    if data.size == 0:
+        raise ValueError(f"mean: empty tensor of shape {data.shape}")
+    axes = None if axis is None else _axes(axis, data.ndim, "mean")
+    total = _add_reduce(data, axis=axes, keepdims=keepdims)
+    return _make(total / (data.size // max(total.size, 1)), (x,), "mean", axes)
+
+
+def _extreme(x: Tensor, axis: Any, keepdims: bool, op: str, ufunc: Any) -> Tensor:
+    data = x.data
+    if data.size == 0:
+        raise ValueError(f"{op}: empty tensor of shape {data.shape}")
+    axes = None if axis is None else _axes(axis, data.ndim, op)
+    return _make(ufunc.reduce(data, axis=axes, keepdims=keepdims), (x,), op, axes)
 
 
 def max_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Largest element over `axis`; tied maxima share the gradient equally."""
-    if x.data.size == 0:
-        raise ValueError(f"max: empty tensor of shape {x.data.shape}")
-    return _reduce(x, "max", axis, keepdims, "max")
+    return _extreme(x, axis, keepdims, "max", np.maximum)
 
 
 def min_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Smallest element over `axis`; tied minima share the gradient equally."""
-    if x.data.size == 0:
-        raise ValueError(f"min: empty tensor of shape {x.data.shape}")
-    return _reduce(x, "min", axis, keepdims, "min")
+    return _extreme(x, axis, keepdims, "min", np.minimum)
 
 
 def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
