@@ -12,6 +12,7 @@ back to its inputs in reverse topological order.
 """
 
 from autodiff.errors import DivisionByZeroError, DomainError
+from autodiff.function import Function
 from autodiff.functional import grad, hessian, hvp, jacobian, value_and_grad
 from autodiff.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from autodiff.graph import enable_grad, is_grad_enabled, no_grad, topological_order
@@ -24,6 +25,7 @@ from autodiff.value import Value
 __all__ = [
     "DivisionByZeroError",
     "DomainError",
+    "Function",
     "GradcheckError",
     "GradcheckReport",
     "Tensor",
