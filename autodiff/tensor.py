@@ -443,7 +443,10 @@ def as_tensor(x: Any, like: Tensor | None = None, op: str = "op") -> Tensor:
     dtype (as numpy does for Python numbers: float32 * 2.0 stays float32); arrays keep theirs."""
     if isinstance(x, Tensor):
         return x
-    if type(x) is _ndarray:
+    kind = type(x)
+    if (kind is float or kind is int) and like is not None and like.data.dtype.kind == "f":
+        return _constant(_asarray(x, dtype=like.data.dtype))  # the common `t * 2.0`, `t / n`
+    if kind is _ndarray:
         _check_dtype(x, x)
         return _constant(x)
     if isinstance(x, (bool, Number)) and not isinstance(x, complex):
