@@ -126,16 +126,27 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return log_softmax(x, axis).exp()
 
 
+def _spread(g: Any, shape: tuple) -> Any:
+    """`g`, whose reduced axes have size 1, repeated along them to `shape` (a read-only view)."""
+    if type(g) is np.ndarray and g.flags.c_contiguous:
+        # the zero-stride view np.broadcast_to makes, without its ~2 us of Python-level checks
+        strides = tuple(0 if n == 1 else step for n, step in zip(g.shape, g.strides))
+        view = np.ndarray(shape, g.dtype, g, 0, strides)
+        view.flags.writeable = False
+        return view
+    return np.broadcast_to(g, shape)
+
+
 def sum_grad(g: Any, inputs: tuple, out: Any, axes: Any) -> Any:
     """d sum(x)/dx_i = 1"""
     x = inputs[0]
-    return np.broadcast_to(_kept(g, x, axes), x.shape)
+    return _spread(_kept(g, x, axes), x.shape)
 
 
 def mean_grad(g: Any, inputs: tuple, out: Any, axes: Any) -> Any:
     """d mean(x)/dx_i = 1 / n"""
     x = inputs[0]
-    return np.broadcast_to(_kept(g * (out.size / x.size), x, axes), x.shape)
+    return _spread(_kept(g * (out.size / x.size), x, axes), x.shape)
 
 
 def _extreme_grad(g: Any, x: Any, out: Any, axes: Any) -> Any:
