@@ -211,7 +211,12 @@ def relu(x: Tensor) -> Tensor:
 
 
 def leaky_relu(x: Tensor, slope: float = 0.01) -> Tensor:
-    """x where x > 0, else slope * x."""
+    """x where x > 0, else slope * x.
+
+    >>> from autodiff import Tensor
+    >>> Tensor([-2.0, 3.0]).leaky_relu(0.1)
+    Tensor([-0.2,  3. ])
+    """
     if isinstance(slope, bool) or not isinstance(slope, (int, float)):
         raise TypeError(f"leaky_relu: slope must be a number, got {slope!r}")
     data = x.data
@@ -224,7 +229,12 @@ def softplus(x: Tensor) -> Tensor:
 
 
 def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tensor:
-    """x limited to [low, high] (either may be None); the gradient is 0 where x is clipped."""
+    """x limited to [low, high] (either may be None); the gradient is 0 where x is clipped.
+
+    >>> from autodiff import Tensor
+    >>> Tensor([-3.0, 0.5, 3.0]).clip(-1, 1)
+    Tensor([-1. ,  0.5,  1. ])
+    """
     if low is None and high is None:
         raise ValueError("clip: give low, high or both")
     if low is not None and high is not None and low > high:
@@ -295,19 +305,35 @@ def clip_grad(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
 
 
 def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise max of a and b, broadcasting; on ties each gets half the gradient."""
+    """Elementwise max of a and b, broadcasting; on ties each gets half the gradient.
+
+    >>> from autodiff import Tensor, maximum
+    >>> maximum(Tensor([1.0, 5.0]), 2.0)
+    Tensor([2., 5.])
+    """
     a, b = _pair(a, b, "maximum")
     return _binary("maximum", a, b, np.maximum)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise min of a and b, broadcasting; on ties each gets half the gradient."""
+    """Elementwise min of a and b, broadcasting; on ties each gets half the gradient.
+
+    >>> from autodiff import Tensor, minimum
+    >>> minimum(Tensor([1.0, 5.0]), 2.0)
+    Tensor([1., 2.])
+    """
     a, b = _pair(a, b, "minimum")
     return _binary("minimum", a, b, np.minimum)
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """a where `condition` holds, else b (broadcasting); the condition gets no gradient."""
+    """a where `condition` holds, else b (broadcasting); the condition gets no gradient.
+
+    >>> from autodiff import Tensor, where
+    >>> x = Tensor([-1.0, 3.0])
+    >>> where(x > 0, x, 0.0)
+    Tensor([0., 3.])
+    """
     cond = _raw(condition)
     cond = cond if type(cond) is np.ndarray and cond.dtype == bool else np.asarray(cond, bool)
     a, b = _pair(a, b, "where")

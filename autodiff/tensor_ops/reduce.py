@@ -56,7 +56,12 @@ _add_reduce = np.add.reduce
 
 
 def sum_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Sum over `axis` (all by default): ``x.sum(axis=0)``."""
+    """Sum over `axis` (all by default).
+
+    >>> from autodiff import Tensor
+    >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
+    Tensor([4., 6.])
+    """
     axes = None if axis is None else _axes(axis, x.data.ndim, "sum")
     return _make(_add_reduce(x.data, axis=axes, keepdims=keepdims), (x,), "sum", axes)
 
@@ -80,7 +85,14 @@ def _extreme(x: Tensor, axis: Any, keepdims: bool, op: str, ufunc: Any) -> Tenso
 
 
 def max_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Largest element over `axis`; tied maxima share the gradient equally."""
+    """Largest element over `axis`; tied maxima share the gradient equally.
+
+    >>> from autodiff import Tensor
+    >>> x = Tensor([1.0, 3.0, 3.0], requires_grad=True)
+    >>> x.max().backward()
+    >>> x.grad
+    array([0. , 0.5, 0.5])
+    """
     return _extreme(x, axis, keepdims, "max", np.maximum)
 
 
@@ -101,7 +113,12 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
 
 
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) over `axis`, stable for large |x| (the max is taken out first)."""
+    """log(sum(exp(x))) over `axis`, stable for large |x| (the max is taken out first).
+
+    >>> from autodiff import Tensor, logsumexp
+    >>> round(logsumexp(Tensor([1000.0, 1000.0])).item() - 1000, 6)  # log(2)
+    0.693147
+    """
     axes = _axes(axis, x.data.ndim, "logsumexp")
     data = x.data
     if data.size == 0:
@@ -117,12 +134,23 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along `axis` (default: the last): log-probabilities, stable for logits
-    in the thousands. Composed from logsumexp, so it needs no rule of its own."""
+    in the thousands. Composed from logsumexp, so it needs no rule of its own.
+
+    >>> from autodiff import Tensor, log_softmax
+    >>> log_softmax(Tensor([0.0, 1000.0]))
+    Tensor([-1000.,     0.])
+    """
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """exp(log_softmax(x)) along `axis` (default: the last): probabilities summing to 1."""
+    """exp(log_softmax(x)) along `axis` (default: the last): probabilities summing to 1.
+
+    >>> from autodiff import Tensor, softmax
+    >>> softmax(Tensor([[1.0, 1.0], [0.0, 3000.0]]), axis=1)
+    Tensor([[0.5, 0.5],
+            [0. , 1. ]], shape=(2, 2))
+    """
     return log_softmax(x, axis).exp()
 
 

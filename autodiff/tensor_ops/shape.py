@@ -33,7 +33,13 @@ def _short(x: Any) -> str:
 
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
-    """The same elements in a new shape: ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``."""
+    """The same elements in a new shape: ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``.
+
+    >>> from autodiff import arange
+    >>> arange(4).reshape(2, -1)
+    Tensor([[0., 1.],
+            [2., 3.]], shape=(2, 2))
+    """
     shape = _sizes(shape)
     try:
         data = x.data.reshape(shape)
@@ -183,7 +189,15 @@ def _may_repeat(index: Any) -> bool:
 
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]`` with numpy's indexing: ints, slices, None, Ellipsis, integer arrays and
-    boolean masks. An element picked several times gets the sum of its gradients."""
+    boolean masks. An element picked several times gets the sum of its gradients.
+
+    >>> import numpy as np
+    >>> from autodiff import Tensor
+    >>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> x[np.array([0, 0, 2])].sum().backward()
+    >>> x.grad
+    array([2., 0., 1.])
+    """
     index = _plain_index(index)
     try:
         data = x.data[index]
@@ -235,7 +249,12 @@ def _inputs(tensors: Any, op: str) -> tuple:
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis: ``concatenate([a, b], axis=1)``."""
+    """Join tensors along an existing axis.
+
+    >>> from autodiff import Tensor, concatenate
+    >>> concatenate([Tensor([1.0]), Tensor([2.0, 3.0])])
+    Tensor([1., 2., 3.])
+    """
     xs = _inputs(tensors, "concatenate")
     try:
         data = np.concatenate([x.data for x in xs], axis=axis)
@@ -248,7 +267,13 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis: ``stack([a, b])`` has shape (2, *a.shape)."""
+    """Join same-shaped tensors along a new axis.
+
+    >>> from autodiff import Tensor, stack
+    >>> stack([Tensor([1.0, 2.0]), Tensor([3.0, 4.0])], axis=1)
+    Tensor([[1., 3.],
+            [2., 4.]], shape=(2, 2))
+    """
     xs = _inputs(tensors, "stack")
     try:
         data = np.stack([x.data for x in xs], axis=axis)
