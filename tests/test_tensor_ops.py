@@ -8,6 +8,8 @@ size-1 dims and broadcasting pairs included.
 
 from __future__ import annotations
 
+import doctest
+import importlib
 from typing import Any, Callable
 
 import numpy as np
@@ -154,6 +156,19 @@ UNARY: list[tuple[str, Callable, Callable, Callable]] = [
         lambda a: np.broadcast_to(a, (2,) + a.shape),
         REAL,
     ),
+    (
+        "expand -1",
+        lambda t: t[None].expand(3, *([-1] * t.ndim)),
+        lambda a: np.broadcast_to(a, (3,) + a.shape),
+        REAL,
+    ),
+    (
+        "flatten from 1",
+        lambda t: t.flatten(1) if t.ndim > 1 else t,
+        lambda a: a.reshape(a.shape[0], -1) if a.ndim > 1 else a,
+        REAL,
+    ),
+    ("permute", lambda t: t.permute(*range(t.ndim)[::-1]), np.transpose, REAL),
     ("getitem ...", lambda t: t[...], lambda a: a[...], REAL),
     ("getitem None", lambda t: t[None], lambda a: a[None], REAL),
     ("getitem slice", lambda t: t[::-1] if t.ndim else t, lambda a: a[::-1] if a.ndim else a, REAL),
@@ -593,3 +608,19 @@ def test_unsupported_numpy_functions() -> None:
 def test_errors_are_clear(make: Callable, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         make()
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "autodiff.tensor",
+        "autodiff.function",
+        "autodiff.tensor_ops.elementwise",
+        "autodiff.tensor_ops.reduce",
+        "autodiff.tensor_ops.shape",
+    ],
+)
+def test_docstring_examples(module: str) -> None:
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
