@@ -274,3 +274,12 @@ def test_second_order_of_matmul_mlp(data) -> None:
 
     report = gradcheck(loss, _tensor(w1), _tensor(w2), order=2, atol=1e-4, rtol=1e-3)
     assert report.ok, str(report)
+
+
+def test_an_op_without_a_rule_names_itself() -> None:
+    from autodiff.tensor import _make
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = _make(np.sin(x.data), (x,), "mystery_op")
+    with pytest.raises(NotImplementedError, match="no backward rule for tensor op 'mystery_op'"):
+        y.sum().backward()
