@@ -133,6 +133,18 @@ def _np_clip(a: Any, a_min: Any = None, a_max: Any = None, **kwargs: Any) -> Ten
     return ew.clip(a, kwargs.get("min", a_min), kwargs.get("max", a_max))
 
 
+def _np_shape(a: Any) -> tuple:
+    return np.shape(_data(a))
+
+
+def _np_ndim(a: Any) -> int:
+    return np.ndim(_data(a))
+
+
+def _np_size(a: Any, axis: int | None = None) -> int:
+    return np.size(_data(a), axis)
+
+
 FUNCTIONS = {
     np.sum: _np_sum,
     np.mean: _np_mean,
@@ -151,9 +163,9 @@ FUNCTIONS = {
     np.stack: sh.stack,
     np.where: _np_where,
     np.clip: _np_clip,
-    np.shape: lambda a: np.shape(_data(a)),
-    np.ndim: lambda a: np.ndim(_data(a)),
-    np.size: lambda a, axis=None: np.size(_data(a), axis),
+    np.shape: _np_shape,
+    np.ndim: _np_ndim,
+    np.size: _np_size,
 }
 """numpy function -> Tensor op (or attribute)."""
 
