@@ -498,6 +498,7 @@ def test_unsupported_numpy_functions() -> None:
         np.dot(x, x)
     # without gradients they run on the data, so numpy's utilities work on tensors
     assert np.allclose(Tensor([1.0, 2.0]), [1.0, 2.0])
+    assert (np.shape(x), np.ndim(x), np.size(x)) == ((2,), 1, 2)
     np.testing.assert_allclose(np.sin(x.detach()), np.sin([1.0, 2.0]))
 
 
