@@ -16,6 +16,7 @@ from autodiff import (
     no_grad,
     value_and_grad,
 )
+from autodiff.function import Function
 from autodiff.testing import arrays, floats, shapes
 
 
@@ -244,3 +245,25 @@ def test_hvp_direction_must_match():
         hvp(cube_sum)(np.ones(3), np.ones(2))
     with pytest.raises(TypeError, match=r"hvp: with argnums=\(0, 1\), v must be a tuple of 2"):
         hvp(lambda x, y: x * y, argnums=(0, 1))(1.0, 2.0, 1.0)
+
+
+class Cube(Function):
+    """x**3 elementwise, as a user's custom op; its vjp uses operators only, so it also runs
+    on Tensors when a gradient graph is built."""
+
+    name = "functional_test_cube"
+
+    @staticmethod
+    def forward(x):
+        return x**3
+
+    @staticmethod
+    def vjp(g, x, out):
+        return (g * 3 * x * x,)
+
+
+@given(arrays(3), arrays(3))
+def test_hessian_and_hvp_through_a_custom_op(x, v):
+    f = lambda t: Cube.apply(t).sum()  # noqa: E731  H = diag(6x)
+    np.testing.assert_allclose(hessian(f)(x), np.diag(6 * x), atol=1e-12)
+    np.testing.assert_allclose(hvp(f)(x, v), 6 * x * v, atol=1e-12)
