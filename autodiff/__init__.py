@@ -11,6 +11,7 @@ back to its inputs in reverse topological order.
 30.0
 """
 
+from autodiff.draw import GraphDrawing, GraphvizNotFoundWarning, draw
 from autodiff.errors import DivisionByZeroError, DomainError
 from autodiff.function import Function
 from autodiff.functional import grad, hessian, hvp, jacobian, value_and_grad
@@ -20,9 +21,16 @@ from autodiff.tensor import Tensor, arange, full, manual_seed, ones, randn, unif
 from autodiff.tensor_ops.elementwise import maximum, minimum, where
 from autodiff.tensor_ops.reduce import log_softmax, logsumexp, softmax
 from autodiff.tensor_ops.shape import concatenate, stack
+from autodiff.trace import ChainRuleTrace, TraceStep, trace
 from autodiff.value import Value
 
 __all__ = [
+    "ChainRuleTrace",
+    "GraphDrawing",
+    "GraphvizNotFoundWarning",
+    "TraceStep",
+    "draw",
+    "trace",
     "DivisionByZeroError",
     "DomainError",
     "Function",
