@@ -3,6 +3,7 @@ forms, through both `grad(grad(f))` and `backward(create_graph=True)`, and the a
 examples."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from autodiff import (
     Tensor,
     Value,
     concatenate,
+    draw,
     grad,
     gradcheck,
     hessian,
@@ -305,6 +307,32 @@ def test_article_the_gradient_of_5x_squared_plus_30_is_the_graph_of_10x():
     rate = grad(article_pigs)(x + 0.0)
     for at in (-2.0, 0.0, 1.0, 7.5):
         assert _reevaluate(rate, x, at) == close(10 * at)
+
+
+def test_article_drawing_the_gradient_of_5x_squared_plus_30_shows_10x():
+    x = Value(3.0, label="x")
+    article_pigs(x).backward(create_graph=True)
+    rate = x.grad
+    source = draw(rate).source
+    boxes = dict(re.findall(r'^\s*(n\d+) \[label="\{ (.*?) \}"', source, re.M))
+    assert len(boxes) == len(topological_order(rate))  # every node of the gradient graph
+    x_box = next(name for name, text in boxes.items() if text.startswith("x |"))
+    out_box = next(name for name, text in boxes.items() if "data 30 " in text)  # 10 * 3
+    for constant in ("data 5 |", "data 2 |"):  # 10 x is drawn as 5 * (2 * x ** 1)
+        assert any(text.startswith(constant) for text in boxes.values())
+    ops = re.findall(r'^\s*n\d+op \[label="([^"]*)"', source, re.M)
+    assert sorted(set(ops)) == ["*", "** 1"]
+    # x reaches the drawn output through the ops: the picture is a function of x
+    edges: dict[str, list[str]] = {}
+    for a, b in re.findall(r"^\s*(n\w+) -> (n\w+)", source, re.M):
+        edges.setdefault(a, []).append(b)
+    reached, todo = {x_box}, [x_box]
+    while todo:
+        for b in edges.get(todo.pop(), []):
+            if b not in reached:
+                reached.add(b)
+                todo.append(b)
+    assert out_box in reached
 
 
 @given(floats(-10, 10), floats(-10, 10), floats(-10, 10))
