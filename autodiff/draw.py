@@ -90,7 +90,10 @@ def format_array(a: np.ndarray, digits: int = 4, max_size: int = 6) -> str:
         return f"empty {a.shape}"
     if a.size <= max_size:
         text = np.array2string(
-            a, precision=digits, separator=", ", suppress_small=True, max_line_width=10**6
+            a,
+            separator=", ",
+            max_line_width=10**6,
+            formatter={"all": lambda v: format_number(v, digits)},
         )
         return " ".join(text.split())
     low, high = a.min(), a.max()
@@ -253,10 +256,18 @@ def _group_key(group: Any) -> Callable[[Any], str | None] | None:
 
 
 def _assign_groups(order: list, root: Any, key: Callable[[Any], str | None]) -> dict:
-    """Group of each node (inputs before outputs, so no recursion): its own key if any; else
-    the one group of its grouped leaf inputs (a neuron's weights make its sum part of it); else
-    the group all its inputs share (its activation, a chain of + inside it); else none."""
+    """Group name of each grouped node. One pass, inputs before outputs (no recursion):
+
+    1. by name: its own key if any; else the one group of its grouped leaf inputs (a neuron's
+       weights make its weighted sum part of it); else the group all its inputs share (its
+       activation, a chain of + inside it);
+    2. by stage: the remaining op nodes that apply the same op to inputs from the same boxes
+       (a batch's copies of the loss terms) form one box, e.g. '- x320';
+    3. an unnamed leaf (a constant) joins the box of its consumers when they are all in one.
+    """
     groups: dict = {}
+    stage_of: dict = {}  # ungrouped op node -> its stage (number, op)
+    stage_ids: dict = {}
     for node in order:
         if node is root:
             continue
@@ -271,6 +282,35 @@ def _assign_groups(order: list, root: Any, key: Callable[[Any], str | None]) -> 
                     name = input_groups.pop()
         if name is not None:
             groups[node] = name
+        elif node._prev:
+            inputs = tuple(
+                groups.get(p) or stage_of.get(p) or ("leaf" if not p._prev else id(p))
+                for p in node._prev
+            )
+            # stages are numbered, so a key never nests its inputs' keys (deep chains)
+            stage_of[node] = stage_ids.setdefault((node._op, inputs), (len(stage_ids), node._op))
+    sizes = Counter(stage_of.values())
+    names: dict = {}
+    for stage, n in sizes.items():
+        if n > 1:
+            name = f"{stage[1]} x{n}"
+            while name in names.values() or name in groups.values():
+                name += "'"
+            names[stage] = name
+    for node, stage in stage_of.items():
+        if stage in names:
+            groups[node] = names[stage]
+    consumers: dict = {}  # unnamed leaf -> the boxes it feeds
+    for node in order:
+        box = groups.get(node, node)
+        for p in node._prev:
+            if not p._prev and p not in groups and not p.label:
+                consumers.setdefault(p, set()).add(box)
+    for leaf, boxes in consumers.items():
+        if len(boxes) == 1:
+            (box,) = boxes
+            if isinstance(box, str):
+                groups[leaf] = box
     return groups
 
 
@@ -354,8 +394,11 @@ def draw(
     tensor = _is_tensor(root)
     if show_grad is None:
         # Value grads start at 0.0; backward() seeds its root with 1, so any nonzero grad means
-        # a backward pass has run (tensors say it themselves: grad None).
-        show_grad = tensor or any(node.grad is not None and node.grad != 0 for node in order)
+        # a backward pass has run.
+        if tensor:  # tensors: leaves that want a gradient get one from backward()
+            show_grad = any(n.grad is not None for n in order if n.requires_grad and not n._prev)
+        else:
+            show_grad = any(node.grad != 0 for node in order)
 
     # units: what gets one box each; a group name (str) or a node
     groups = _assign_groups(order, root, key) if key is not None else {}
@@ -429,7 +472,7 @@ def draw(
         partials = None
         for slot, parent in enumerate(node._prev):
             source = unit(parent)
-            if source is target and isinstance(target, str):
+            if isinstance(target, str) and source == target:
                 continue  # inside one group
             if isinstance(target, str) or isinstance(source, str) or source in hidden:
                 src = hidden_box if source in hidden else ids[source]
@@ -456,6 +499,7 @@ def draw(
         notes.append(
             f"{hidden_count:,} of {len(order):,} values beyond the node budget "
             f"(max_nodes={max_nodes}) collapsed into one box"
+            + ("; group='layer' or 'neuron' draws them as boxes" if key is None else "")
         )
     if not show_grad:
         notes.append("gradients not computed yet: call backward()")
@@ -497,8 +541,8 @@ def _value_label(node: Any, index: int, show_grad: bool, digits: int) -> str:
         fields.append(f"data {format_array(data, digits)}")
         if node.requires_grad:
             if node.grad is None:
-                if node._prev and not node._keep_grad:
-                    fields.append("grad not kept (retain_grad)" if show_grad else "grad -")
+                if show_grad and node._prev and not node._keep_grad:
+                    fields.append("grad not kept (see retain_grad)")
                 else:
                     fields.append("grad not computed")
             else:
