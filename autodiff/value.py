@@ -69,17 +69,21 @@ def _pow_const_partials(inputs: Sequence, out: Any, ctx: float) -> tuple:
     """d(a ** c)/da = c * a ** (c - 1), for a constant exponent c"""
     try:
         return (ctx * inputs[0] ** (ctx - 1),)
-    except ZeroDivisionError:
-        if ctx == 0:  # a ** 0 is the constant 1: slope 0, even at a = 0 where a ** -1 fails
+    except ZeroDivisionError:  # a = 0 with c < 1: 0 ** (c - 1) divides by zero
+        if ctx == 0:  # a ** 0 is the constant 1: slope 0, even at a = 0
             return (0.0,)
-        raise
+        return (math.inf,)  # e.g. sqrt at 0: the slope is infinite, as numpy and PyTorch say
 
 
 def _pow_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
     """d(a ** b)/da = b * a ** (b - 1), d(a ** b)/db = a ** b * log(a)  (a > 0)"""
     a, b = inputs
     # At a == 0 (b > 0) the limit of a**b * log(a) is 0; a < 0 is refused by `__pow__`.
-    return (b * a ** (b - 1), out * _log(a) if a > 0 else 0.0)
+    try:
+        d_base = b * a ** (b - 1)
+    except ZeroDivisionError:  # a = 0 with b < 1: an infinite slope
+        d_base = math.inf
+    return (d_base, out * _log(a) if a > 0 else 0.0)
 
 
 def _exp_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:

@@ -153,6 +153,18 @@ def test_sigmoid_is_stable_for_large_inputs(x):
     assert s.data == pytest.approx(1 / (1 + math.exp(-x)) if x > -700 else 0.0)
 
 
+def test_square_root_at_zero_has_an_infinite_slope_like_numpy():
+    x = Value(0.0)
+    (x**0.5).backward()
+    assert x.grad == math.inf
+    y = Value(0.0)
+    (y ** Value(0.5)).backward()
+    assert y.grad == math.inf
+    z = Value(0.0)
+    (z**0).backward()
+    assert z.grad == 0.0
+
+
 def test_exp_overflow_gives_inf_like_numpy():
     assert Value(1000.0).exp().data == math.inf
 
