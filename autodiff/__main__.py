@@ -1,0 +1,157 @@
+"""``python -m autodiff EXPRESSION --at NAME=NUMBER ... [--draw FILE] [--trace]``
+
+Prints the expression's value and its partial derivative with respect to every variable:
+
+    $ python -m autodiff "5*x1**2 + 8*x2 + 35*x3 + 30" --at x1=2 x2=1 x3=4
+    y = 5*x1**2 + 8*x2 + 35*x3 + 30 = 198   at x1=2, x2=1, x3=4
+    dy/dx1 = 20
+    dy/dx2 = 8
+    dy/dx3 = 35
+
+``--draw graph.svg`` also writes the graph (svg, png, pdf or gv), ``--trace`` prints the
+chain-rule steps. Bad input prints one line (what and where) and exits with status 2; a
+drawing that cannot be rendered (no Graphviz) exits with status 1 after writing the DOT source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import secrets
+import sys
+import warnings
+from typing import Sequence
+
+from autodiff.draw import GraphvizNotFoundWarning, draw
+from autodiff.expression import ALLOWED, ExpressionError, evaluate
+from autodiff.trace import trace
+
+EXIT_OK, EXIT_NOT_RENDERED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _BadArguments(Exception):
+    """argparse's complaint, kept to one line instead of usage + error + exit."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _BadArguments(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m autodiff",
+        description="Evaluate an expression and every partial derivative of it (reverse mode).",
+        epilog=f"Allowed in EXPRESSION: {ALLOWED}. Example: python -m autodiff "
+        '"5*x1**2 + 8*x2 + 35*x3 + 30" --at x1=2 x2=1 x3=4 --trace',
+    )
+    parser.add_argument("expression", help='e.g. "5*x1**2 + 8*x2 + 35*x3 + 30"')
+    parser.add_argument(
+        "--at",
+        nargs="+",
+        default=[],
+        metavar="NAME=NUMBER",
+        help="the value of each variable, e.g. --at x1=2 x2=1 x3=4",
+    )
+    parser.add_argument(
+        "--draw", metavar="FILE", help="write the graph to FILE (.svg, .png, .pdf or .gv)"
+    )
+    parser.add_argument("--trace", action="store_true", help="print the chain-rule steps")
+    return parser
+
+
+def _values(pairs: Sequence[str]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, number = pair.partition("=")
+        name, number = name.strip(), number.strip()
+        if not sep or not name.isidentifier() or not number:
+            raise ExpressionError(f"--at: expected NAME=NUMBER, got {pair!r}")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ExpressionError(f"--at {name}: {number!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ExpressionError(f"--at {name}: {number!r} is not a finite number")
+        if name in values:
+            raise ExpressionError(f"--at: {name} is given twice")
+        values[name] = value
+    return values
+
+
+def _num(x: float) -> str:
+    return format(x, ".12g")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with `argv` (default: ``sys.argv[1:]``); returns the exit status."""
+    out, err = sys.stdout, sys.stderr
+    for stream in (out, err):  # a variable named é must not crash an ASCII terminal
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # An expression may start with '-' ("-x + 1"): argparse would take it for an option, so
+    # such arguments (we have no short options but -h) travel under a stand-in name.
+    originals: dict[str, str] = {}
+    for i, arg in enumerate(argv):
+        if arg.startswith("-") and not arg.startswith("--") and arg != "-h":
+            stand_in = f"expression-{secrets.token_hex(8)}"
+            originals[stand_in] = arg
+            argv[i] = stand_in
+    try:
+        args = _parser().parse_args(argv)
+        args.expression = originals.get(args.expression, args.expression)
+        args.at = [originals.get(a, a) for a in args.at]
+    except _BadArguments as error:
+        for stand_in, arg in originals.items():
+            error = _BadArguments(str(error).replace(stand_in, arg))
+        print(f"autodiff: error: {error} (see python -m autodiff --help)", file=err)
+        return EXIT_BAD_INPUT
+    except SystemExit as done:  # --help
+        return done.code if isinstance(done.code, int) else EXIT_OK
+    try:
+        y, inputs = evaluate(args.expression, _values(args.at))
+        y.backward()
+    except ExpressionError as error:
+        print(f"autodiff: error: {error}", file=err)
+        return EXIT_BAD_INPUT
+
+    at = ", ".join(f"{name}={_num(v.data)}" for name, v in inputs.items())
+    print(f"y = {y.label or _num(y.data)} = {_num(y.data)}" + (f"   at {at}" if at else ""),
+          file=out)  # fmt: skip
+    for name, x in inputs.items():
+        print(f"dy/d{name} = {_num(x.grad)}", file=out)
+
+    if args.trace:
+        steps = trace(y)
+        # constants' gradients (d y / d 5) are real but not what a learner asked about
+        shown = [s for s in steps if s.node._prev or s.node.label]
+        print(file=out)
+        print(steps.table(shown), file=out)
+
+    if args.draw:
+        y.label = y.label or "y"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GraphvizNotFoundWarning)
+            try:
+                written = draw(y).save(args.draw)
+            except ValueError as error:  # a suffix that names no format
+                print(f"autodiff: error: --draw: {error}", file=err)
+                return EXIT_BAD_INPUT
+            except OSError as error:
+                print(f"autodiff: error: --draw: cannot write {args.draw}: {error.strerror}",
+                      file=err)  # fmt: skip
+                return EXIT_BAD_INPUT
+            except RuntimeError as error:  # dot itself failed
+                print(f"autodiff: error: --draw: {error}", file=err)
+                return EXIT_NOT_RENDERED
+        missing = [w for w in caught if issubclass(w.category, GraphvizNotFoundWarning)]
+        if missing:
+            print(f"autodiff: {missing[0].message}", file=err)
+            return EXIT_NOT_RENDERED
+        print(f"wrote {written}", file=out)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
