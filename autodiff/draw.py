@@ -288,7 +288,8 @@ def _assign_groups(order: list, root: Any, key: Callable[[Any], str | None]) -> 
                 for p in node._prev
             )
             # stages are numbered, so a key never nests its inputs' keys (deep chains)
-            stage_of[node] = stage_ids.setdefault((node._op, inputs), (len(stage_ids), node._op))
+            op = _op_label(node, 4)
+            stage_of[node] = stage_ids.setdefault((op, inputs), (len(stage_ids), op))
     sizes = Counter(stage_of.values())
     names: dict = {}
     for stage, n in sizes.items():
