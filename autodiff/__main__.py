@@ -33,6 +33,9 @@ class _BadArguments(Exception):
     """argparse's complaint, kept to one line instead of usage + error + exit."""
 
 
+_OPTIONS = {"-h", "--help", "--at", "--draw", "--trace"}
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise _BadArguments(message)
@@ -41,6 +44,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m autodiff",
+        allow_abbrev=False,  # so that any other argument starting with '-' is an expression
         description="Evaluate an expression and every partial derivative of it (reverse mode).",
         epilog=f"Allowed in EXPRESSION: {ALLOWED}. Example: python -m autodiff "
         '"5*x1**2 + 8*x2 + 35*x3 + 30" --at x1=2 x2=1 x3=4 --trace',
@@ -90,11 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     argv = list(sys.argv[1:] if argv is None else argv)
-    # An expression may start with '-' ("-x + 1"): argparse would take it for an option, so
-    # such arguments (we have no short options but -h) travel under a stand-in name.
+    # An expression may start with '-' ("-x + 1", "--x"): argparse would take it for an option,
+    # so arguments that are none of ours travel under a stand-in name.
     originals: dict[str, str] = {}
     for i, arg in enumerate(argv):
-        if arg.startswith("-") and not arg.startswith("--") and arg != "-h":
+        if arg.startswith("-") and arg != "--" and arg.split("=")[0] not in _OPTIONS:
             stand_in = f"expression-{secrets.token_hex(8)}"
             originals[stand_in] = arg
             argv[i] = stand_in
