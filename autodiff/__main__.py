@@ -8,9 +8,10 @@ Prints the expression's value and its partial derivative with respect to every v
     dy/dx2 = 8
     dy/dx3 = 35
 
-``--draw graph.svg`` also writes the graph (svg, png, pdf or gv), ``--trace`` prints the
-chain-rule steps. Bad input prints one line (what and where) and exits with status 2; a
-drawing that cannot be rendered (no Graphviz) exits with status 1 after writing the DOT source.
+``--draw graph.svg`` also writes the graph (svg, png, pdf or gv; ``--highlight x1`` draws the
+paths from x1 in red), ``--trace`` prints the chain-rule steps. Bad input prints one line
+(what and where) and exits with status 2; a drawing that cannot be rendered (no Graphviz) exits
+with status 1 after writing the DOT source.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class _BadArguments(Exception):
     """argparse's complaint, kept to one line instead of usage + error + exit."""
 
 
-_OPTIONS = {"-h", "--help", "--at", "--draw", "--trace"}
+_OPTIONS = {"-h", "--help", "--at", "--draw", "--highlight", "--trace"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--draw", metavar="FILE", help="write the graph to FILE (.svg, .png, .pdf or .gv)"
+    )
+    parser.add_argument(
+        "--highlight",
+        metavar="NAME",
+        help="with --draw: draw every path from variable NAME to the output in red",
     )
     parser.add_argument("--trace", action="store_true", help="print the chain-rule steps")
     return parser
@@ -115,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else EXIT_OK
     try:
         y, inputs = evaluate(args.expression, _values(args.at))
+        if args.highlight is not None and args.highlight not in inputs:
+            raise ExpressionError(
+                f"--highlight: {args.highlight!r} is not a variable of the expression "
+                f"(its variables: {', '.join(inputs) or 'none'})"
+            )
         y.backward()
     except ExpressionError as error:
         print(f"autodiff: error: {error}", file=err)
@@ -134,11 +145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(steps.table(shown), file=out)
 
     if args.draw:
-        y.label = y.label or "y"
+        if y._prev:  # the output box reads like the first line printed: y = expression
+            y.label = f"y = {y.label}"
+        highlight = inputs[args.highlight] if args.highlight else None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", GraphvizNotFoundWarning)
             try:
-                written = draw(y).save(args.draw)
+                written = draw(y, highlight=highlight).save(args.draw)
             except ValueError as error:  # a suffix that names no format
                 print(f"autodiff: error: --draw: {error}", file=err)
                 return EXIT_BAD_INPUT

@@ -504,10 +504,14 @@ def draw(
         )
     if not show_grad:
         notes.append("gradients not computed yet: call backward()")
+    if highlight is not None:
+        names = ", ".join(node_name(n, index.get(n)) for n in _as_list(highlight))
+        notes.append(f"red: every path from {names} to the output")
     dot.note = "; ".join(notes)
     lines = ([dot.note] if dot.note else []) + ([LEGEND] if legend else [])
     if lines:
-        dot.attr(label="\\n".join(lines), labelloc="t", labeljust="l")
+        # "\l" ends a left-justified line
+        dot.attr(label="".join(line + "\\l" for line in lines), labelloc="t", labeljust="l")
     return dot
 
 

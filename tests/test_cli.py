@@ -73,6 +73,21 @@ def test_draw_writes_svg(tmp_path):
     assert svg.count(">2</text>") == 2  # the two edges of x*x carry d(x*x)/dx = x = 2
 
 
+def test_draw_highlight_marks_the_paths_of_one_variable(tmp_path, capsys):
+    out = tmp_path / "graph.gv"
+    assert (
+        main([ARTICLE, "--at", "x1=2", "x2=1", "x3=4", "--draw", str(out), "--highlight", "x1"])
+        == 0
+    )
+    source = out.read_text()
+    assert "red: every path from x1 to the output" in source
+    assert 'label="{ x1 | data 2 | grad 20 }" color=' in source  # highlighted
+    assert 'label="{ x2 | data 1 | grad 8 }" fillcolor=' in source  # not
+    assert 'label="{ y = 5*x1**2 + 8*x2 + 35*x3 + 30 | data 198 | grad 1 }"' in source
+    assert main(["x", "--at", "x=1", "--draw", str(out), "--highlight", "z"]) == 2
+    assert "--highlight: 'z' is not a variable" in capsys.readouterr().err
+
+
 def test_draw_without_dot_writes_source_and_one_line(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
