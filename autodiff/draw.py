@@ -421,7 +421,14 @@ def draw(
         ranked = sorted(units, key=lambda u: (nearest[u], -index[units[u][-1]]))
         hidden = set(ranked[max_nodes:])
 
-    path = _on_paths(order, _as_list(highlight)) if highlight is not None else set()
+    path: set = set()
+    if highlight is not None:
+        for node in _as_list(highlight):
+            if node not in index:
+                raise ValueError(
+                    f"draw: highlight {node!r} is not in the graph of the output {root!r}"
+                )
+        path = _on_paths(order, _as_list(highlight))
 
     dot = GraphDrawing(
         name="autodiff",

@@ -186,6 +186,8 @@ def test_bad_arguments():
         draw(x, group=2.5)
     with pytest.raises(ValueError, match="digits"):
         draw(x, digits=0)
+    with pytest.raises(ValueError, match="highlight Value.* is not in the graph"):
+        draw(x * 2, highlight=Value(3.0))
 
 
 # --- tensors --------------------------------------------------------------------------------
