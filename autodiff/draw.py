@@ -20,6 +20,7 @@ with a warning saying how to install Graphviz, when ``dot`` is missing).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import warnings
@@ -136,17 +137,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
-        with _suppress_os_error():
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-class _suppress_os_error:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, error: Any, tb: Any) -> bool:
-        return kind is not None and issubclass(kind, OSError)
 
 
 class GraphDrawing(graphviz.Digraph):
@@ -380,8 +373,8 @@ def draw(
     """
     if not (hasattr(root, "_prev") and hasattr(root, "_op") and hasattr(root, "data")):
         raise TypeError(f"draw: expected a Value or Tensor, got {type(root).__name__}")
-    if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int)
-                                  or max_nodes < 1):  # fmt: skip
+    budget_ok = isinstance(max_nodes, int) and not isinstance(max_nodes, bool) and max_nodes > 0
+    if max_nodes is not None and not budget_ok:
         raise ValueError(f"draw: max_nodes must be a positive int or None, got {max_nodes!r}")
     if not isinstance(digits, int) or not 1 <= digits <= 17:
         raise ValueError(f"draw: digits must be an int from 1 to 17, got {digits!r}")
