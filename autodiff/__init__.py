@@ -11,7 +11,8 @@ back to its inputs in reverse topological order.
 30.0
 """
 
-from autodiff.draw import GraphDrawing, GraphvizNotFoundWarning, draw
+from autodiff.chain_rule import ChainRuleTrace, TraceStep, trace
+from autodiff.drawing import GraphDrawing, GraphvizNotFoundWarning, draw
 from autodiff.errors import DivisionByZeroError, DomainError
 from autodiff.function import Function
 from autodiff.functional import grad, hessian, hvp, jacobian, value_and_grad
@@ -21,7 +22,6 @@ from autodiff.tensor import Tensor, arange, full, manual_seed, ones, randn, unif
 from autodiff.tensor_ops.elementwise import maximum, minimum, where
 from autodiff.tensor_ops.reduce import log_softmax, logsumexp, softmax
 from autodiff.tensor_ops.shape import concatenate, stack
-from autodiff.trace import ChainRuleTrace, TraceStep, trace
 from autodiff.value import Value
 
 __all__ = [

@@ -23,9 +23,9 @@ import sys
 import warnings
 from typing import Sequence
 
-from autodiff.draw import GraphvizNotFoundWarning, draw
+from autodiff.chain_rule import trace
+from autodiff.drawing import GraphvizNotFoundWarning, draw
 from autodiff.expression import ALLOWED, ExpressionError, evaluate
-from autodiff.trace import trace
 
 EXIT_OK, EXIT_NOT_RENDERED, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -1,4 +1,4 @@
-"""autodiff.draw: DOT source of the article's examples, rendering with Graphviz's `dot`, the path
+"""autodiff.drawing (`draw`): DOT source of the article's examples, rendering with `dot`, the path
 without `dot`, tensors, names from nn, highlighting, and collapsing large graphs."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autodiff import Tensor, Value, draw, topological_order
-from autodiff.draw import COLORS, GraphDrawing, GraphvizNotFoundWarning
+from autodiff.drawing import COLORS, GraphDrawing, GraphvizNotFoundWarning
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot not installed")
 

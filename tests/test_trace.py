@@ -1,4 +1,4 @@
-"""autodiff.trace: the chain-rule steps of backward, checked by hand on the article's
+"""autodiff.chain_rule (`trace`): the chain-rule steps of backward, checked by hand on the article's
 y = 5*x1**2 + 8*x2 + 35*x3 + 30 and on a 2-layer network, and against backward() itself."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autodiff import Tensor, Value, trace
-from autodiff.trace import ChainRuleTrace, TraceStep
+from autodiff.chain_rule import ChainRuleTrace, TraceStep
 
 finite = st.floats(-3, 3, allow_nan=False)
 

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from autodiff.draw import _op_label, format_number, node_name
+from autodiff.drawing import _op_label, format_number, node_name
 from autodiff.graph import topological_order
 
 
