@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 from autodiff import Value
 from nn import MLP, make_moons
@@ -29,25 +30,41 @@ def article_example() -> None:
     print(f"y = 5*x**2 + 30 at x=3: dy/dx = {x.grad:g}   (10 * x: the rate of change changes)")
 
 
+def moons_data(seed: int = 0) -> tuple[list[list[float]], list[float]]:
+    """100 two-moons points and their labels in {-1, +1}, as micrograd's demo uses them."""
+    X, labels = make_moons(100, noise=0.1, seed=seed)
+    return X.tolist(), [float(2 * v - 1) for v in labels]
+
+
+def moons_step(model: Any, X: list, y: list, k: int, value: type = Value) -> tuple[float, float]:
+    """One step of micrograd's demo: forward all points, hinge loss + 1e-4 L2, zero_grad,
+    backward, SGD with learning rate 1.0 - 0.9 k / 100. Returns (loss, accuracy).
+
+    `value` is the scalar class to wrap inputs in, so the benchmark runs the very same step
+    on micrograd's engine.
+    """
+    scores = [model([value(v) for v in row]) for row in X]
+    loss = hinge_loss(scores, y) + l2_penalty(model.parameters(), 1e-4)
+    accuracy = binary_accuracy(scores, y)
+    model.zero_grad()
+    loss.backward()
+    learning_rate = 1.0 - 0.9 * k / 100
+    for p in model.parameters():
+        p.data -= learning_rate * p.grad
+    return loss.data, accuracy
+
+
 def train_moons(steps: int = 100) -> None:
-    """micrograd's demo: MLP(2, [16, 16, 1]) on 100 two-moons points, hinge loss + L2, SGD."""
-    X, labels = make_moons(100, noise=0.1, seed=0)
-    X, y = X.tolist(), [float(2 * v - 1) for v in labels]
+    """micrograd's demo: MLP(2, [16, 16, 1]) on 100 two-moons points, until 100% accuracy."""
+    X, y = moons_data()
     random.seed(1337)
     model = MLP(2, [16, 16, 1])
     print(f"\ntraining {model!r:.60}... ({len(model.parameters())} parameters)")
     start = time.perf_counter()
     for k in range(steps):
-        scores = [model([Value(v) for v in row]) for row in X]
-        loss = hinge_loss(scores, y) + l2_penalty(model.parameters(), 1e-4)
-        accuracy = binary_accuracy(scores, y)
-        model.zero_grad()
-        loss.backward()
-        learning_rate = 1.0 - 0.9 * k / 100
-        for p in model.parameters():
-            p.data -= learning_rate * p.grad
+        loss, accuracy = moons_step(model, X, y, k)
         if k % 10 == 0 or accuracy == 1.0:
-            print(f"  step {k:3d}  loss {loss.data:.4f}  accuracy {accuracy:.0%}")
+            print(f"  step {k:3d}  loss {loss:.4f}  accuracy {accuracy:.0%}")
         if accuracy == 1.0:
             break
     per_step = (time.perf_counter() - start) / (k + 1)

@@ -11,7 +11,8 @@ Engines alternate run by run and the report is the median of the paired ratios (
 our time), since this machine is shared and noisy. With the garbage collector on (as users run
 it), each timing includes a full collection of the engine's own garbage, so an engine whose graph
 forms reference cycles pays for reclaiming them (long-lived objects are frozen out of the
-collector first, so neither engine pays for scanning the rest of the heap). Needs ``pip install micrograd==0.1.0``.
+collector first, so neither engine pays for scanning the rest of the heap).
+Needs ``pip install micrograd==0.1.0``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from autodiff import Value  # noqa: E402
-from nn import MLP, make_moons  # noqa: E402
-from nn.losses import hinge_loss, l2_penalty  # noqa: E402
+from demo import moons_data, moons_step  # noqa: E402
+from nn import MLP  # noqa: E402
 
 try:
     import micrograd.engine as micrograd_engine
@@ -48,19 +49,6 @@ def chains(value_cls: type, width: int, depth: int) -> int:
         total = total + x
     total.backward()
     return 3 + width * (1 + 2 * depth + 1)
-
-
-def moons_step(value_cls: type, model: object, X: list, y: list, k: int) -> float:
-    """One step of micrograd's demo: forward all points, loss, zero_grad, backward, update."""
-    inputs = [[value_cls(v) for v in row] for row in X]
-    scores = [model(x) for x in inputs]
-    loss = hinge_loss(scores, y) + l2_penalty(model.parameters(), 1e-4)
-    model.zero_grad()
-    loss.backward()
-    learning_rate = 1.0 - 0.9 * k / 100
-    for p in model.parameters():
-        p.data -= learning_rate * p.grad
-    return loss.data
 
 
 def timed(fn, *args) -> float:
@@ -88,13 +76,12 @@ def paired(ours, theirs, repeats: int) -> tuple[float, float, float]:
 
 
 def same_losses(steps: int) -> tuple[list[float], list[float]]:
-    X, labels = make_moons(100, noise=0.1, seed=1337)
-    X, y = X.tolist(), [float(2 * v - 1) for v in labels]
+    X, y = moons_data(seed=1337)
     runs = []
     for value_cls, mlp in ((Value, MLP), (micrograd_engine.Value, micrograd_nn.MLP)):
         random.seed(1337)
         model = mlp(2, [16, 16, 1])
-        runs.append([moons_step(value_cls, model, X, y, k) for k in range(steps)])
+        runs.append([moons_step(model, X, y, k, value_cls)[0] for k in range(steps)])
     return runs[0], runs[1]
 
 
@@ -106,8 +93,7 @@ def main() -> None:
     width, depth = 100, 100
     nodes = chains(Value, width, depth)
 
-    X, labels = make_moons(100, noise=0.1, seed=1337)
-    X, y = X.tolist(), [float(2 * v - 1) for v in labels]
+    X, y = moons_data(seed=1337)
     random.seed(1337)
     ours_model = MLP(2, [16, 16, 1])
     random.seed(1337)
@@ -127,8 +113,8 @@ def main() -> None:
             node_repeats,
         )
         step_ratio, ours_step, their_step = paired(
-            lambda: timed(moons_step, Value, ours_model, X, y, 0),
-            lambda: timed(moons_step, micrograd_engine.Value, their_model, X, y, 0),
+            lambda: timed(moons_step, ours_model, X, y, 0, Value),
+            lambda: timed(moons_step, their_model, X, y, 0, micrograd_engine.Value),
             step_repeats,
         )
         label = "gc on " if gc_on else "gc off"

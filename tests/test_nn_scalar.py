@@ -5,28 +5,17 @@ import random
 import pytest
 
 from autodiff import Value
+from demo import moons_data, moons_step
 from nn import MLP, Layer, Neuron, make_moons
-from nn.losses import binary_accuracy, hinge_loss, l2_penalty
-
-
-def moons(seed=0):
-    X, labels = make_moons(100, noise=0.1, seed=seed)
-    return X.tolist(), [float(2 * v - 1) for v in labels]
+from nn.losses import hinge_loss, l2_penalty
 
 
 def train_moons(model, X, y, steps):
-    """micrograd's demo loop: hinge loss + 1e-4 L2, SGD with lr 1.0 - 0.9 k / 100."""
+    """micrograd's demo loop, stopping at 100% training accuracy."""
     history = []
     for k in range(steps):
-        scores = [model([Value(v) for v in row]) for row in X]
-        loss = hinge_loss(scores, y) + l2_penalty(model.parameters(), 1e-4)
-        accuracy = binary_accuracy(scores, y)
-        model.zero_grad()
-        loss.backward()
-        for p in model.parameters():
-            p.data -= (1.0 - 0.9 * k / 100) * p.grad
-        history.append((loss.data, accuracy))
-        if accuracy == 1.0:
+        history.append(moons_step(model, X, y, k))
+        if history[-1][1] == 1.0:
             break
     return history
 
@@ -35,7 +24,7 @@ def train_moons(model, X, y, steps):
 def test_moons_demo_reaches_full_training_accuracy_within_100_steps(data_seed):
     random.seed(1337)
     model = MLP(2, [16, 16, 1])
-    X, y = moons(data_seed)
+    X, y = moons_data(data_seed)
     history = train_moons(model, X, y, 100)
     assert history[-1][1] == 1.0, history[-5:]
     assert history[-1][0] < history[0][0]
@@ -44,7 +33,7 @@ def test_moons_demo_reaches_full_training_accuracy_within_100_steps(data_seed):
 def test_same_numbers_as_micrograd_when_seeded_alike():
     micrograd_nn = pytest.importorskip("micrograd.nn")
     micrograd_engine = pytest.importorskip("micrograd.engine")
-    X, y = moons()
+    X, y = moons_data()
     random.seed(1337)
     ours = MLP(2, [16, 16, 1])
     random.seed(1337)
