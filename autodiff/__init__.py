@@ -20,6 +20,7 @@ from autodiff.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from autodiff.graph import enable_grad, is_grad_enabled, no_grad, topological_order
 from autodiff.tensor import Tensor, arange, full, manual_seed, ones, randn, uniform, zeros
 from autodiff.tensor_ops.elementwise import maximum, minimum, where
+from autodiff.tensor_ops.fused import cross_entropy, linear, mse_loss
 from autodiff.tensor_ops.reduce import log_softmax, logsumexp, softmax
 from autodiff.tensor_ops.shape import concatenate, stack
 from autodiff.value import Value
@@ -40,6 +41,9 @@ __all__ = [
     "Value",
     "arange",
     "concatenate",
+    "cross_entropy",
+    "linear",
+    "mse_loss",
     "full",
     "log_softmax",
     "logsumexp",

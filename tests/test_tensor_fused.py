@@ -1,0 +1,119 @@
+"""Fused ops (linear, mse_loss, cross_entropy): values and gradients against the unfused
+composition, gradients against central differences, second derivatives, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autodiff import Tensor, cross_entropy, linear, log_softmax, mse_loss
+from autodiff.testing import arrays, assert_gradients_match, assert_second_derivatives_match
+
+sides = st.integers(1, 4)
+
+
+def leaf(a: np.ndarray) -> Tensor:
+    return Tensor(a, requires_grad=True)
+
+
+def grads_of(loss: Tensor, *leaves: Tensor) -> list[np.ndarray]:
+    for t in leaves:
+        t.grad = None
+    loss.backward()
+    return [t.grad for t in leaves]
+
+
+@given(st.data(), sides, sides, sides, st.booleans())
+def test_linear_matches_composition_and_finite_differences(data, n, k, m, with_bias) -> None:
+    x = leaf(data.draw(arrays((n, k))))
+    w = leaf(data.draw(arrays((k, m))))
+    b = leaf(data.draw(arrays((m,)))) if with_bias else None
+    inputs = (x, w, b) if with_bias else (x, w)
+    fused = linear(*inputs)
+    plain = x @ w + b if with_bias else x @ w
+    np.testing.assert_allclose(fused.data, plain.data, rtol=1e-12, atol=1e-12)
+    got = grads_of((fused * fused).sum(), *inputs)
+    want = grads_of((plain * plain).sum(), *inputs)
+    for g, h in zip(got, want):
+        np.testing.assert_allclose(g, h, rtol=1e-10, atol=1e-10)
+    assert_gradients_match(lambda *a: linear(*a).tanh(), *inputs)
+    assert_second_derivatives_match(lambda *a: linear(*a).tanh(), *inputs)
+
+
+def test_linear_with_a_vector_input_and_a_repeated_operand() -> None:
+    x = leaf(np.array([0.5, -1.0]))
+    w = leaf(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    assert_gradients_match(lambda x, w: linear(x, w, x), x, w)
+    assert_second_derivatives_match(lambda x, w: linear(x, w, x).tanh(), x, w)
+
+
+@given(st.data(), st.sampled_from([(), (1,), (3,), (2, 3)]))
+def test_mse_loss_matches_composition_and_finite_differences(data, shape) -> None:
+    p = leaf(data.draw(arrays(shape)))
+    t = leaf(data.draw(arrays(shape)))
+    fused = mse_loss(p, t)
+    diff = p - t
+    plain = (diff * diff).mean()
+    np.testing.assert_allclose(fused.data, plain.data, rtol=1e-12, atol=1e-12)
+    for g, h in zip(grads_of(fused, p, t), grads_of(plain, p, t)):
+        np.testing.assert_allclose(g, h, rtol=1e-10, atol=1e-12)
+    assert_gradients_match(mse_loss, p, t)
+    assert_gradients_match(lambda a: mse_loss(a, a * 2.0), p)  # the same tensor twice
+    assert_second_derivatives_match(lambda a, b: mse_loss(a.tanh(), b), p, t)
+
+
+@given(st.data(), sides, st.integers(2, 4), st.booleans())
+def test_cross_entropy_matches_composition_and_finite_differences(data, n, c, as_labels) -> None:
+    z = leaf(data.draw(arrays((n, c))))
+    labels = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    onehot = np.eye(c)[labels]
+    fused = cross_entropy(z, labels if as_labels else onehot)
+    plain = -(log_softmax(z, axis=1) * onehot).sum() / n
+    np.testing.assert_allclose(fused.data, plain.data, rtol=1e-12, atol=1e-12)
+    for g, h in zip(grads_of(fused, z), grads_of(plain, z)):
+        np.testing.assert_allclose(g, h, rtol=1e-10, atol=1e-12)
+    assert_gradients_match(lambda a: cross_entropy(a, labels), z)
+    assert_second_derivatives_match(lambda a: cross_entropy(a, labels), z)
+
+
+def test_cross_entropy_with_probability_rows_and_huge_logits() -> None:
+    z = leaf(np.array([[0.3, -1.2, 2.0], [1.0, 0.0, -0.5]]))
+    probs = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    assert_gradients_match(lambda a: cross_entropy(a, probs), z)
+    big = leaf(np.array([[1000.0, 0.0], [0.0, 3000.0]]))
+    loss = cross_entropy(big, np.array([1, 1]))
+    assert loss.item() == pytest.approx(500.0)
+    loss.backward()
+    assert np.all(np.isfinite(big.grad))
+    np.testing.assert_allclose(big.grad, [[0.5, -0.5], [0.0, 0.0]])
+
+
+def test_float32_stays_float32() -> None:
+    x = leaf(np.ones((3, 2), np.float32))
+    w = leaf(np.ones((2, 1), np.float32))
+    b = leaf(np.zeros(1, np.float32))
+    loss = mse_loss(linear(x, w, b), np.zeros((3, 1), np.float32))
+    assert loss.dtype == np.float32
+    loss.backward()
+    assert {x.grad.dtype, w.grad.dtype, b.grad.dtype} == {np.dtype(np.float32)}
+    z = leaf(np.zeros((2, 3), np.float32))
+    assert cross_entropy(z, [0, 1]).dtype == np.float32
+
+
+def test_bad_input_names_the_op_and_shapes() -> None:
+    with pytest.raises(ValueError, match=r"matmul: \(2, 3\) @ \(2, 2\)"):
+        linear(Tensor(np.ones((2, 3))), Tensor(np.ones((2, 2))))
+    with pytest.raises(ValueError, match=r"linear: bias of shape \(3,\)"):
+        linear(Tensor(np.ones((2, 2))), Tensor(np.ones((2, 2))), Tensor(np.ones(3)))
+    with pytest.raises(ValueError, match=r"mse_loss: pred has shape \(2,\)"):
+        mse_loss(Tensor([1.0, 2.0]), Tensor([1.0]))
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 2\)"):
+        cross_entropy(Tensor(np.ones((2, 2))), [0, 2])
+    with pytest.raises(ValueError, match=r"cross_entropy: logits must be \(n, classes\)"):
+        cross_entropy(Tensor(np.ones(3)), [0])
+    with pytest.raises(ValueError, match=r"integer labels must have shape \(2,\)"):
+        cross_entropy(Tensor(np.ones((2, 2))), [0])
+    with pytest.raises(TypeError, match="linear"):
+        linear(Tensor(np.ones((2, 2))), "w")
