@@ -29,6 +29,7 @@ from autodiff.graph import backpropagate, grad_mode
 _ndarray = np.ndarray
 _asarray = np.asarray
 _object_new = object.__new__
+_ones = np.ones
 
 
 class _Released:
@@ -68,6 +69,10 @@ def _unbroadcast(grad: Any, shape: tuple) -> Any:
     when its shape differs from the input's.
     """
     extra = grad.ndim - len(shape)
+    if extra == 1 and grad.ndim == 2 and type(grad) is _ndarray and shape[0] == grad.shape[1]:
+        # a bias over a batch of rows, the commonest case: a vector-matrix product sums the
+        # rows several times faster than .sum(axis=0) on small arrays
+        return _ones(grad.shape[0], grad.dtype) @ grad
     stretched = tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )

@@ -9,7 +9,9 @@
 (b) a float32 2-16-16-1 MLP (relu), batch 100, mean squared error.
 
 One step is forward, loss, backward and an SGD update, written four ways over the same
-parameters: ``autodiff`` with `autodiff.Tensor` ops; ``numpy`` with the backward pass derived by
+parameters: ``autodiff`` with `autodiff.Tensor` ops, using the fused ``linear``, ``mse_loss``
+and ``cross_entropy`` as torch-nn uses nn.Linear and its loss modules (``unfused``: the same
+step composed from ``@``, ``+``, ``log_softmax``...); ``numpy`` with the backward pass derived by
 hand (the floor for any numpy-based engine); and, if torch is importable, ``torch`` with PyTorch
 tensors in the same style as ours (``x @ W + b``, ``F.cross_entropy``, ``loss.backward()``, an
 in-place update: the leanest PyTorch step) and ``torch-nn`` as a PyTorch user writes it
@@ -44,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 from autodiff.tensor import Tensor  # noqa: E402
+from autodiff.tensor_ops.fused import cross_entropy, linear, mse_loss  # noqa: E402
 
 try:
     import torch
@@ -136,16 +139,29 @@ def engine_params(problem: Problem) -> Params:
     return [Tensor(p, requires_grad=True) for p in problem.copy_params()]
 
 
-def engine_step(problem: Problem, params: Params, data: dict) -> float:
+def engine_step(problem: Problem, params: Params, data: dict, fused: bool = True) -> float:
     """One SGD step with autodiff Tensors; updates `params` in place and returns the loss."""
-    loss = engine_loss(problem, params, data)
+    loss = (engine_loss if fused else engine_loss_unfused)(problem, params, data)
     loss.backward()
     engine_update(problem, params)
     return float(loss.data)
 
 
 def engine_loss(problem: Problem, params: Params, data: dict) -> Tensor:
-    """The forward pass and the loss, recording the graph."""
+    """The forward pass and the loss with the fused ops (as torch-nn's nn.Linear/MSELoss)."""
+    h = data["x"]
+    last = len(params) // 2 - 1
+    for i in range(last + 1):
+        h = linear(h, params[2 * i], params[2 * i + 1])
+        if i < last:
+            h = h.relu()
+    if problem.loss == "xent":
+        return cross_entropy(h, data["labels"])
+    return mse_loss(h, data["y"])
+
+
+def engine_loss_unfused(problem: Problem, params: Params, data: dict) -> Tensor:
+    """The same loss composed from elementary ops (@, +, log_softmax, *, mean)."""
     h = data["x"]
     last = len(params) // 2 - 1
     for i in range(last + 1):
@@ -172,6 +188,7 @@ def engine_data(problem: Problem) -> dict:
     data = {"x": Tensor(problem.x)}
     if problem.loss == "xent":
         data["onehot"] = Tensor(problem.onehot)
+        data["labels"] = problem.y
     else:
         data["y"] = Tensor(problem.y)
     return data
@@ -261,6 +278,8 @@ def engines_for(problem: Problem) -> dict[str, tuple[Callable[[], float], Params
     engines["numpy"] = (lambda: numpy_step(problem, np_params), np_params)
     e_params, e_data = engine_params(problem), engine_data(problem)
     engines["autodiff"] = (lambda: engine_step(problem, e_params, e_data), e_params)
+    u_params = engine_params(problem)
+    engines["unfused"] = (lambda: engine_step(problem, u_params, e_data, False), u_params)
     if torch is not None:
         t_params, t_data = torch_params(problem), torch_data(problem)
         engines["torch"] = (lambda: torch_step(problem, t_params, t_data), t_params)
@@ -431,6 +450,7 @@ def main() -> None:
             times,
             {
                 ("autodiff", "numpy"): 1.10,
+                ("unfused", "autodiff"): None,
                 ("autodiff", "torch"): 1.20,
                 ("autodiff", "torch-nn"): 1.20,
             },
@@ -454,6 +474,8 @@ def main() -> None:
             {
                 ("autodiff", "torch"): 0.35,
                 ("autodiff", "torch-nn"): 0.35,
+                ("autodiff", "numpy"): None,
+                ("unfused", "autodiff"): None,
                 ("numpy", "torch"): None,
                 ("numpy", "torch-nn"): None,
             },
