@@ -62,6 +62,21 @@ def _check_dtype(data: np.ndarray, source: Any) -> None:
         raise TypeError(f"Tensor: data must be real numbers, got {_describe(source)}")
 
 
+_ONES: dict[tuple, np.ndarray] = {}
+
+
+def _ones_vector(n: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of `n` ones, cached (np.ones is a Python function: ~1 us a call)."""
+    key = (n, dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 64:  # many batch sizes: start again rather than grow without bound
+            _ONES.clear()
+        ones = _ONES[key] = _ones(n, dtype)
+        ones.flags.writeable = False
+    return ones
+
+
 def _unbroadcast(grad: Any, shape: tuple) -> Any:
     """Sum `grad` (ndarray or Tensor) over the axes broadcasting added or stretched to `shape`.
 
@@ -72,7 +87,7 @@ def _unbroadcast(grad: Any, shape: tuple) -> Any:
     if extra == 1 and grad.ndim == 2 and type(grad) is _ndarray and shape[0] == grad.shape[1]:
         # a bias over a batch of rows, the commonest case: a vector-matrix product sums the
         # rows several times faster than .sum(axis=0) on small arrays
-        return _ones(grad.shape[0], grad.dtype) @ grad
+        return _ones_vector(grad.shape[0], grad.dtype) @ grad
     stretched = tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )

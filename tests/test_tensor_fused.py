@@ -117,3 +117,15 @@ def test_bad_input_names_the_op_and_shapes() -> None:
         cross_entropy(Tensor(np.ones((2, 2))), [0])
     with pytest.raises(TypeError, match="linear"):
         linear(Tensor(np.ones((2, 2))), "w")
+
+
+@given(st.data(), sides, sides, st.sampled_from([(1,), "m", (1, 1), "1m"]))
+def test_bias_gradients_sum_over_the_rows(data, n, m, bias_shape) -> None:
+    # _unbroadcast's fast path (ones @ g) must only take the (n, m) -> (m,) case
+    shape = {"m": (m,), "1m": (1, m)}.get(bias_shape, bias_shape)
+    x = leaf(data.draw(arrays((n, m))))
+    b = leaf(data.draw(arrays(shape)))
+    (x + b).sum().backward()
+    np.testing.assert_allclose(b.grad, np.full(shape, n * m / np.prod(shape)))
+    assert b.grad.flags.writeable
+    assert_gradients_match(lambda x, b: linear(x, Tensor(np.eye(m)), b).tanh(), x, b)

@@ -47,12 +47,18 @@ def linear(x: Tensor, weight: Any, bias: Any = None) -> Tensor:
 
 def _linear_grad_x(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
     """d(x @ W + b)/dx: g @ W^T"""
-    return matmul_grad_a(g, inputs[:2], out, ctx)
+    x, weight = inputs[0], inputs[1]
+    if x.ndim == 2 and weight.ndim == 2:  # the common case, without matmul's 1-D handling
+        return g @ weight.T
+    return matmul_grad_a(g, (x, weight), out, ctx)
 
 
 def _linear_grad_w(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
     """d(x @ W + b)/dW: x^T @ g"""
-    return matmul_grad_b(g, inputs[:2], out, ctx)
+    x, weight = inputs[0], inputs[1]
+    if x.ndim == 2 and weight.ndim == 2:
+        return x.T @ g
+    return matmul_grad_b(g, (x, weight), out, ctx)
 
 
 def _linear_grad_b(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
