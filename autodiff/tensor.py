@@ -263,7 +263,11 @@ class Tensor:
                     f"backward: grad can be implied only for one-element tensors; this one has "
                     f"shape {self.shape}, so pass backward(grad) with that shape"
                 )
-            seed: Any = np.ones(self.data.shape, dtype=self.data.dtype)
+            shape = self.data.shape
+            # a scalar loss is the common case: np.array is cheaper than np.ones' Python wrapper
+            seed: Any = (
+                np.array(1, self.data.dtype) if not shape else np.ones(shape, self.data.dtype)
+            )
         else:
             grad_data = grad.data if isinstance(grad, Tensor) else grad
             if np.shape(grad_data) != self.data.shape:
