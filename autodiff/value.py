@@ -25,7 +25,7 @@ from operator import add, attrgetter, mul
 from typing import Any, Callable, Iterable, Sequence
 
 from autodiff.errors import DivisionByZeroError, DomainError
-from autodiff.graph import backpropagate, grad_mode
+from autodiff.graph import backpropagate, backpropagate_numeric, grad_mode
 
 # --------------------------------------------------------------------------------------------
 # Partial-derivative rules: rule(inputs, out, ctx) -> one partial per input.
@@ -394,8 +394,10 @@ class Value:
         ``create_graph=True`` the gradients are themselves `Value`s in a graph, so they can be
         differentiated again.
         """
-        seed: Any = Value(1.0) if create_graph else 1.0
-        backpropagate(self, seed, create_graph=create_graph)
+        if create_graph:
+            backpropagate(self, Value(1.0), create_graph=True)
+        else:
+            backpropagate_numeric(self, 1.0)
 
     def _vjp(self, grad: float) -> list:  # unused by the driver: it multiplies _partials inline
         return [grad * p for p in self._partials]

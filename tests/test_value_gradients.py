@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from autodiff import Value, gradcheck
 from autodiff.testing import floats
+from autodiff.graph import backpropagate, topological_order
 from autodiff.value import PARTIAL_RULES
 
 
@@ -82,6 +83,23 @@ def test_random_graphs_match_central_differences(expression, values):
     assume(abs(out.data) < 1e6)
     report = gradcheck(lambda *xs: run(steps, xs), *inputs, atol=1e-5, rtol=1e-4)
     assert report.ok, str(report)
+
+
+@given(expressions(), st.lists(floats(-2, 2), min_size=3, max_size=3), floats(-2, 2))
+def test_backward_fills_every_grad_as_the_general_driver_computes_it(expression, values, old):
+    # Value.backward sums gradients in place (backpropagate_numeric); gradcheck and grad() use
+    # the general driver. Both must give the same numbers, for every node, to the last bit,
+    # and leaves must add to what they held before, intermediates must not.
+    n_inputs, steps = expression
+    inputs = [Value(v) for v in values[:n_inputs]]
+    out = run(steps, inputs)
+    order = topological_order(out)
+    _, expected = backpropagate(out, 1.0, wrt=order)
+    for node in order:
+        node.grad = old  # stale gradients from an earlier pass
+    out.backward()
+    for node, grad in zip(order, expected):
+        assert node.grad == (grad if node._prev else old + grad), (node, grad)
 
 
 @pytest.mark.parametrize("name", sorted(UNARY))
