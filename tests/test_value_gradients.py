@@ -5,8 +5,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from autodiff import Value, gradcheck
-from autodiff.testing import floats
 from autodiff.graph import backpropagate, topological_order
+from autodiff.testing import floats
 from autodiff.value import PARTIAL_RULES
 
 
