@@ -8,8 +8,6 @@ size-1 dims and broadcasting pairs included.
 
 from __future__ import annotations
 
-import doctest
-import importlib
 from typing import Any, Callable
 
 import numpy as np
@@ -609,19 +607,3 @@ def test_unsupported_numpy_functions() -> None:
 def test_errors_are_clear(make: Callable, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         make()
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "autodiff.tensor",
-        "autodiff.function",
-        "autodiff.tensor_ops.elementwise",
-        "autodiff.tensor_ops.reduce",
-        "autodiff.tensor_ops.shape",
-    ],
-)
-def test_docstring_examples(module: str) -> None:
-
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.attempted > 0 and result.failed == 0
