@@ -357,7 +357,7 @@ def draw(
     - colours: inputs blue, parameters yellow (labels with dots, as `nn` names them, or those
       in `params`: an iterable or a module with ``parameters()``), constants grey, output green.
     - before ``backward()`` gradients read 'not computed' (`show_grad` None decides from the
-      graph: Value grads are all 0.0 until a backward pass; False/True forces it).
+      graph: a Value root's grad is 0.0 until a pass runs from it; False/True forces it).
     - `highlight`: a node (or several): every path from it to the output is drawn in red.
     - `group`: one box per group of nodes: 'neuron' or 'layer' (for `nn` names), an int (keep
       that many dotted parts of a label: 4 -> 'layers.0.neurons.3'), or a callable node ->
@@ -387,12 +387,14 @@ def draw(
     index = {node: i for i, node in enumerate(order)}
     tensor = _is_tensor(root)
     if show_grad is None:
-        # Value grads start at 0.0; backward() seeds its root with 1, so any nonzero grad means
-        # a backward pass has run.
         if tensor:  # tensors: leaves that want a gradient get one from backward()
             show_grad = any(n.grad is not None for n in order if n.requires_grad and not n._prev)
         else:
-            show_grad = any(node.grad != 0 for node in order)
+            # Value grads start at 0.0 and backward() seeds its root with 1, so a root with a
+            # gradient means a pass has run from it (or through it, from a larger graph). Other
+            # nonzero grads prove nothing: the graph of x.grad (create_graph) shares x and the
+            # constants with the graph that was differentiated, but has had no pass of its own.
+            show_grad = not (isinstance(root.grad, (int, float)) and root.grad == 0)
 
     # units: what gets one box each; a group name (str) or a node
     groups = _assign_groups(order, root, key) if key is not None else {}

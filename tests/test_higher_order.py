@@ -333,6 +333,13 @@ def test_article_drawing_the_gradient_of_5x_squared_plus_30_shows_10x():
                 reached.add(b)
                 todo.append(b)
     assert out_box in reached
+    # the gradient graph has had no backward pass of its own: no gradient is shown yet, though
+    # x and the constants it shares with y's graph hold gradients from y's pass
+    assert all(text.endswith("grad not computed") for text in boxes.values())
+    x.grad = 0.0
+    rate.backward()
+    after = dict(re.findall(r'^\s*(n\d+) \[label="\{ (.*?) \}"', draw(rate).source, re.M))
+    assert after[x_box] == "x | data 3 | grad 10"  # d(10x)/dx, the article's second derivative
 
 
 @given(floats(-10, 10), floats(-10, 10), floats(-10, 10))
