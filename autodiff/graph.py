@@ -14,6 +14,8 @@ A node is any object that hashes by identity and has:
 - ``_local_partials()``: each edge's local partial, for drawing and the chain-rule trace.
 
 The core knows nothing of scalars or tensors: it orders the graph and applies the chain rule.
+`backpropagate` is the driver every path can use; `backpropagate_numeric` is the same chain rule
+for graphs whose partials are all numbers (scalar `Value`s), summing into ``.grad`` in place.
 """
 
 from __future__ import annotations
