@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 import autodiff
 from autodiff import Tensor, gradcheck, no_grad
-from autodiff.testing import arrays, assert_gradients_match, positive_arrays, shapes
+from autodiff.testing import (
+    arrays,
+    assert_gradients_match,
+    broadcastable_shapes,
+    positive_arrays,
+    shapes,
+)
 
 
 def _tensor(a: np.ndarray) -> Tensor:
@@ -283,3 +289,72 @@ def test_an_op_without_a_rule_names_itself() -> None:
     y = _make(np.sin(x.data), (x,), "mystery_op")
     with pytest.raises(NotImplementedError, match="no backward rule for tensor op 'mystery_op'"):
         y.sum().backward()
+
+
+# --------------------------------------------------------------------------------------------
+# Random programs: many ops composed, with broadcasting, reuse and depth
+# --------------------------------------------------------------------------------------------
+
+# Smooth ops defined for every real input, so any composition stays in every op's domain.
+PROGRAM_UNARY: dict[str, Callable] = {
+    "neg": lambda t: -t,
+    "tanh": lambda t: t.tanh(),
+    "sigmoid": lambda t: t.sigmoid(),
+    "softplus": lambda t: t.softplus(),
+    "exp of tanh": lambda t: t.tanh().exp(),
+    "log of square + 1": lambda t: (t * t + 1).log(),
+    "sqrt of square + 1": lambda t: (t * t + 1).sqrt(),
+    "square": lambda t: t**2,
+    "mean last axis, kept": lambda t: t.mean(axis=-1, keepdims=True) if t.ndim else t,
+    "softmax": lambda t: t.softmax(),
+    "logsumexp, kept": lambda t: t.logsumexp(axis=-1, keepdims=True) if t.ndim else t,
+    "reversed": lambda t: t[::-1] if t.ndim else t,
+}
+PROGRAM_BINARY: dict[str, Callable] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/ (square + 1)": lambda a, b: a / (b * b + 1),
+    "where": lambda a, b: autodiff.where(_checkerboard(a, b), a, b),
+}
+
+
+def _checkerboard(a: Tensor, b: Tensor) -> np.ndarray:
+    """A fixed mask of the broadcast shape (a mask from the data would put a kink in the way of
+    the finite differences)."""
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    return (np.arange(int(np.prod(shape))) % 2 == 0).reshape(shape)
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> tuple[list, list]:
+    """Inputs of broadcastable shapes and a list of steps; each step applies an op to any
+    earlier node (inputs included), so nodes are reused and graphs grow deep."""
+    first, second = draw(broadcastable_shapes(max_dims=2))
+    inputs = [draw(arrays(first)), draw(arrays(second))]
+    steps = []
+    for step in range(draw(st.integers(1, 10))):
+        available = len(inputs) + step
+        pick = st.integers(0, available - 1)
+        if draw(st.booleans()):
+            steps.append((draw(st.sampled_from(sorted(PROGRAM_UNARY))), (draw(pick),)))
+        else:
+            steps.append((draw(st.sampled_from(sorted(PROGRAM_BINARY))), (draw(pick), draw(pick))))
+    return inputs, steps
+
+
+def _run(steps: list, *inputs: Tensor) -> Tensor:
+    nodes = list(inputs)
+    for name, operands in steps:
+        op = PROGRAM_UNARY.get(name) or PROGRAM_BINARY[name]
+        nodes.append(op(*(nodes[i] for i in operands)))
+    return nodes[-1].sum()  # the program's last node, summed to a scalar loss
+
+
+@given(programs())
+def test_random_programs_match_central_differences(program: tuple[list, list]) -> None:
+    arrays_in, steps = program
+    inputs = [_tensor(a) for a in arrays_in]
+    probe = _run(steps, *inputs)
+    assert np.isfinite(probe.data)
+    assert_gradients_match(lambda *xs: _run(steps, *xs), *inputs)
