@@ -9,7 +9,7 @@ import random
 import time
 from typing import Any
 
-from autodiff import Value
+from autodiff import Value, grad
 from nn import MLP, make_moons
 from nn.losses import binary_accuracy, hinge_loss, l2_penalty
 
@@ -28,6 +28,9 @@ def article_example() -> None:
     y = 5 * x**2 + 30
     y.backward()
     print(f"y = 5*x**2 + 30 at x=3: dy/dx = {x.grad:g}   (10 * x: the rate of change changes)")
+    # ...and how fast it changes: the derivative of the derivative (create_graph under the hood)
+    second = grad(grad(lambda x: 5 * x**2 + 30))(3.0)
+    print(f"                        d2y/dx2 = {second:g}   (10, the same at every x)")
 
 
 def moons_data(seed: int = 0) -> tuple[list[list[float]], list[float]]:

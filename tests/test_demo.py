@@ -14,5 +14,5 @@ def test_demo_prints_the_articles_partials_and_trains_moons_to_full_accuracy():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "dy/dx1  = 20" in out and "dy/dx2  = 8" in out and "dy/dx3  = 35" in out
-    assert "dy/dx = 30" in out
+    assert "dy/dx = 30" in out and "d2y/dx2 = 10 " in out
     assert "accuracy 100%" in out
