@@ -60,8 +60,9 @@ def timed(fn, *args) -> float:
     return time.perf_counter() - start
 
 
-def paired(ours, theirs, repeats: int) -> tuple[float, float, float]:
-    """Median (their time / our time), and the median times, alternating who goes first."""
+def paired(ours, theirs, repeats: int) -> tuple[float, float, float, str]:
+    """Median (their time / our time), the median times, and the ratios' spread (lowest and
+    highest of the middle half), alternating who goes first."""
     ratios, ours_t, theirs_t = [], [], []
     gc.collect()
     for i in range(repeats):
@@ -72,7 +73,9 @@ def paired(ours, theirs, repeats: int) -> tuple[float, float, float]:
         ratios.append(t_theirs / t_ours)
         ours_t.append(t_ours)
         theirs_t.append(t_theirs)
-    return statistics.median(ratios), statistics.median(ours_t), statistics.median(theirs_t)
+    ratios.sort()
+    spread = f"middle half {ratios[len(ratios) // 4]:.1f}-{ratios[(3 * len(ratios)) // 4]:.1f}x"
+    return statistics.median(ratios), statistics.median(ours_t), statistics.median(theirs_t), spread
 
 
 def same_losses(steps: int) -> tuple[list[float], list[float]]:
@@ -107,12 +110,12 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}; {nodes} nodes per graph; medians of paired ratios")
     for gc_on in (True, False):
         gc.enable() if gc_on else gc.disable()
-        node_ratio, ours_node, their_node = paired(
+        node_ratio, ours_node, their_node, node_spread = paired(
             lambda: timed(chains, Value, width, depth),
             lambda: timed(chains, micrograd_engine.Value, width, depth),
             node_repeats,
         )
-        step_ratio, ours_step, their_step = paired(
+        step_ratio, ours_step, their_step, step_spread = paired(
             lambda: timed(moons_step, ours_model, X, y, 0, Value),
             lambda: timed(moons_step, their_model, X, y, 0, micrograd_engine.Value),
             step_repeats,
@@ -122,11 +125,13 @@ def main() -> None:
         step_goal = "target 10x" if gc_on else "no target: pure interpretive cost"
         print(
             f"[{label}] per node: ours {ours_node / nodes * 1e6:.2f} us, micrograd "
-            f"{their_node / nodes * 1e6:.2f} us -> {node_ratio:.1f}x faster ({node_goal})"
+            f"{their_node / nodes * 1e6:.2f} us -> {node_ratio:.1f}x faster, {node_spread} "
+            f"({node_goal})"
         )
         print(
             f"[{label}] training step: ours {ours_step * 1e3:.1f} ms, micrograd "
-            f"{their_step * 1e3:.1f} ms -> {step_ratio:.1f}x faster ({step_goal})"
+            f"{their_step * 1e3:.1f} ms -> {step_ratio:.1f}x faster, {step_spread} "
+            f"({step_goal})"
         )
     gc.enable()
 
