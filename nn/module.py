@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
-from autodiff import Tensor
+from autodiff import Tensor, Value
 
 
 class IncompatibleKeys(NamedTuple):
@@ -51,7 +51,11 @@ def _is_parameter(x: Any) -> bool:
 
 
 def _collect(name: str, value: Any, params: list, modules: list, path: set) -> None:
-    """Sort `value` (and what a list, tuple or dict in it holds) into parameters and modules."""
+    """Sort `value` (and what a list, tuple or dict in it holds) into parameters and modules.
+
+    A parameter is kept as (name, key, node), its name being ``name.key`` (or `name` if key is
+    None): names are only formatted when asked for, since `parameters()` runs every step.
+    """
     if isinstance(value, Module):
         modules.append((name, value))
     elif isinstance(value, (list, tuple, dict)):
@@ -60,22 +64,33 @@ def _collect(name: str, value: Any, params: list, modules: list, path: set) -> N
         path.add(id(value))
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
-            _collect(f"{name}.{key}", item, params, modules, path)
+            kind = type(item)
+            if (kind is Value or kind is Tensor) and not item._prev:  # a list of weights
+                params.append((name, key, item))
+            else:
+                _collect(f"{name}.{key}", item, params, modules, path)
         path.discard(id(value))
     elif _is_parameter(value):
-        params.append((name, value))
+        params.append((name, None, value))
 
 
 def _members(module: Module) -> tuple[list, list]:
-    """The (name, parameter) and (name, submodule) pairs `module` holds itself, in attribute
-    order; buffers are neither."""
+    """The parameters (as `_collect` keeps them) and (name, submodule) pairs `module` holds
+    itself, in attribute order; buffers are neither."""
     params: list = []
     modules: list = []
     buffers = module.__dict__.get("_buffer_names", ())
+    path: set = set()
     for name, value in vars(module).items():
         if name not in buffers:
-            _collect(name, value, params, modules, set())
+            _collect(name, value, params, modules, path)
     return params, modules
+
+
+def _param_name(prefix: str, name: str, key: Any) -> str:
+    if key is not None:
+        name = f"{name}.{key}"
+    return f"{prefix}.{name}" if prefix else name
 
 
 def _walk(
@@ -203,16 +218,24 @@ class Module:
             walk = iter([(prefix, self, _members(self)[0])])
         seen = set()
         for module_name, _, params in walk:
-            for name, p in params:
+            for name, key, p in params:
                 if remove_duplicate:
                     if id(p) in seen:
                         continue
                     seen.add(id(p))
-                yield _join(module_name, name), p
+                yield _param_name(module_name, name, key), p
 
     def parameters(self, recurse: bool = True) -> list:
         """Every parameter once, in a stable order (micrograd's: each neuron's w then b)."""
-        return [p for _, p in self.named_parameters(recurse=recurse)]
+        walk = _walk(self, "", set(), set()) if recurse else [("", self, _members(self)[0])]
+        seen = set()
+        found = []
+        for _, _, params in walk:
+            for _, _, p in params:
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    found.append(p)
+        return found
 
     def num_parameters(self) -> int:
         """How many numbers the parameters hold (a Value counts 1, a Tensor its size).
@@ -347,8 +370,8 @@ class Module:
         """
         state: OrderedDict[str, np.ndarray] = OrderedDict()
         for module_name, module, params in _walk(self, prefix, None, set()):
-            for name, p in params:
-                state[_join(module_name, name)] = np.array(p.data)
+            for name, key, p in params:
+                state[_param_name(module_name, name, key)] = np.array(p.data)
             buffers = module.__dict__.get("_buffer_names", {})
             for name, persistent in buffers.items():
                 array = getattr(module, name, None)
@@ -360,8 +383,8 @@ class Module:
         """name -> (parameter, None, None) or (None, module, buffer name), as `state_dict`."""
         targets: OrderedDict[str, tuple] = OrderedDict()
         for module_name, module, params in _walk(self, "", None, set()):
-            for name, p in params:
-                targets[_join(module_name, name)] = (p, None, None)
+            for name, key, p in params:
+                targets[_param_name(module_name, name, key)] = (p, None, None)
             for name, persistent in module.__dict__.get("_buffer_names", {}).items():
                 if persistent and getattr(module, name, None) is not None:
                     targets[_join(module_name, name)] = (None, module, name)
