@@ -155,6 +155,13 @@ def test_linear_and_sequential_match_torch_forward_and_gradients():
         np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
+def test_sequential_gradients_match_central_differences():
+    model = tensor_mlp([3, 4, 4, 2], activation="tanh", dtype=np.float64, rng=0)
+    x = Tensor(rows(5, 3, seed=1).data, requires_grad=True)
+    report = gradcheck(lambda x, *ps: (model(x) ** 2).sum(), x, *model.parameters())
+    assert report.ok, report
+
+
 # --- Sequential -------------------------------------------------------------------------------
 
 
