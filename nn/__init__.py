@@ -1,14 +1,61 @@
 """nn: neural networks on the autodiff graph.
 
+- `Module`: the base of every piece (parameters, state_dict, train/eval, repr);
+- micrograd's scalar `Neuron`, `Layer`, `MLP` (same draws and numbers as micrograd);
+- tensor layers as PyTorch names them: `Linear`, `Sequential`, `ReLU`, `LeakyReLU`, `Sigmoid`,
+  `Tanh`, `Softmax`, `LogSoftmax`, `Identity`, `Flatten`, `Dropout`, and `tensor_mlp`;
+- `init`: weight initialisers (``nn.init.kaiming_uniform_`` ...);
+- `save`/`load`/`load_state`, `save_checkpoint`/`load_checkpoint`: models and training
+  states in ``.npz`` files, written atomically, read without pickle.
+
 >>> from nn import MLP
 >>> model = MLP(2, [16, 16, 1], seed=1)
 >>> len(model.parameters())
 337
 """
 
-from nn.activations import ACTIVATIONS, get_activation
+from nn import init
+from nn.activations import (
+    ACTIVATIONS,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    get_activation,
+)
 from nn.datasets import make_moons
-from nn.module import Module
+from nn.layers import Dropout, Flatten, Identity, Linear, Sequential, tensor_mlp
+from nn.module import IncompatibleKeys, Module
 from nn.scalar import MLP, Layer, Neuron
+from nn.serialization import load, load_checkpoint, load_state, save, save_checkpoint
 
-__all__ = ["ACTIVATIONS", "MLP", "Layer", "Module", "Neuron", "get_activation", "make_moons"]
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "IncompatibleKeys",
+    "Layer",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "Module",
+    "Neuron",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "get_activation",
+    "init",
+    "load",
+    "load_checkpoint",
+    "load_state",
+    "make_moons",
+    "save",
+    "save_checkpoint",
+    "tensor_mlp",
+]

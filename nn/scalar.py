@@ -22,6 +22,10 @@ from autodiff import Value
 from nn.activations import get_activation
 from nn.module import Module
 
+# How reprs name each activation (as the tensor activation modules are named).
+_KIND = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU",
+         "linear": "Linear"}  # fmt: skip
+
 
 def _generator(seed: int | None, rng: random.Random | None) -> Any:
     """Where weights are drawn from: `rng`, else a new Random(seed), else the `random` module
@@ -74,15 +78,14 @@ class Neuron(Module):
         self._activate = get_activation(self.activation)
         self.name_parameters()
 
-    def __call__(self, x: Sequence[Any]) -> Value:
+    def forward(self, x: Sequence[Any]) -> Value:
         w = self.w
         if not isinstance(x, (list, tuple)) or len(x) != len(w):
             _check_inputs(repr(self), len(w), x)
         return self._activate(Value.dot(w, x, self.b))
 
     def __repr__(self) -> str:
-        kind = "ReLU" if self.activation == "relu" else self.activation.capitalize()
-        return f"{kind}Neuron({len(self.w)})"
+        return f"{_KIND.get(self.activation, self.activation)}Neuron({len(self.w)})"
 
 
 class Layer(Module):
@@ -96,22 +99,28 @@ class Layer(Module):
         self.nin = nin
         self.name_parameters()
 
-    def __call__(self, x: Sequence[Any]) -> Value | list[Value]:
+    def forward(self, x: Sequence[Any]) -> Value | list[Value]:
         if not isinstance(x, (list, tuple)) or len(x) != self.nin:
             _check_inputs(f"Layer({self.nin} -> {len(self.neurons)})", self.nin, x)
         out = [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
     def __repr__(self) -> str:
-        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+        kinds = ", ".join(sorted({_KIND.get(n.activation, n.activation) for n in self.neurons}))
+        return f"Layer({self.nin} -> {len(self.neurons)}, {kinds})"
 
 
 class MLP(Module):
     """Layers of neurons: `activation` on every hidden layer, the last layer linear.
 
     >>> MLP(3, [4, 4, 1], seed=0)
-    MLP of [Layer of [ReLUNeuron(3), ReLUNeuron(3), ReLUNeuron(3), ReLUNeuron(3)], \
-Layer of [ReLUNeuron(4), ReLUNeuron(4), ReLUNeuron(4), ReLUNeuron(4)], Layer of [LinearNeuron(4)]]
+    MLP(
+      (layers.0): Layer(3 -> 4, ReLU)
+      (layers.1): Layer(4 -> 4, ReLU)
+      (layers.2): Layer(4 -> 1, Linear)
+    )
+    >>> MLP(3, [4, 4, 1], seed=0).layers[0].neurons[0]
+    ReLUNeuron(3)
     """
 
     def __init__(
@@ -134,10 +143,7 @@ Layer of [ReLUNeuron(4), ReLUNeuron(4), ReLUNeuron(4), ReLUNeuron(4)], Layer of 
         ]
         self.name_parameters()
 
-    def __call__(self, x: Sequence[Any]) -> Value | list[Value]:
+    def forward(self, x: Sequence[Any]) -> Value | list[Value]:
         for layer in self.layers:
             x = layer(x)
         return x
-
-    def __repr__(self) -> str:
-        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
