@@ -300,8 +300,9 @@ def test_cross_entropy_with_extra_dimensions_and_one_sample(data, shape, reducti
     # (n, classes, d1, ...) is the 2-D case with the class axis moved last
     z0 = data.draw(arrays(shape))
     c = shape[1]
-    labels = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=1, max_size=1)) * int(
-        np.prod(shape) // c)).reshape(shape[:1] + shape[2:])  # fmt: skip
+    size = int(np.prod(shape)) // c
+    drawn = data.draw(st.lists(st.integers(0, c - 1), min_size=size, max_size=size))
+    labels = np.array(drawn).reshape(shape[:1] + shape[2:])
     probs = data.draw(arrays(shape, 0.0, 1.0))
     order = (0, *range(2, len(shape)), 1)
     rows = np.transpose(z0, order).reshape(-1, c)
