@@ -164,9 +164,15 @@ BINARY = {
 
 
 def value_and_grads(f, *numbers):
+    """f's value and gradients, after checking that the partial-derivative rules that
+    ``create_graph`` runs on Values give the same gradients as the forward pass's numbers."""
     xs = [Value(n) for n in numbers]
     out = f(*xs)
     out.backward()
+    graph_xs = [Value(n) for n in numbers]
+    f(*graph_xs).backward(create_graph=True)
+    for x, graph_x in zip(xs, graph_xs):
+        assert same(float(graph_x.grad), x.grad), (numbers, x.grad, graph_x.grad)
     return (out.data, *(x.grad for x in xs))
 
 
