@@ -97,12 +97,13 @@ def _reduced(losses: np.ndarray, reduction: str, divisor: float) -> np.ndarray:
     return np.asarray(total / divisor, losses.dtype)
 
 
-def _scale(g: Any, reduction: str, divisor: float) -> Any:
-    """The output gradient as a factor for each element's derivative: g / divisor for "mean"
-    (the sum of nothing has a gradient of nothing, so divisor 0 leaves g), g otherwise."""
+def _scale(g: Any, reduction: str, divisor: float, factor: float = 1.0) -> Any:
+    """The output gradient as a factor for each element's derivative: g * factor / divisor for
+    "mean" (the mean of nothing has a gradient of nothing, so divisor 0 divides by nothing),
+    g * factor otherwise. One multiplication: `factor` folds a constant of the rule in."""
     if reduction == "mean" and divisor:
-        return g * (1.0 / divisor)
-    return g
+        return g * (factor / divisor)
+    return g * factor if factor != 1.0 else g
 
 
 def _sigmoid(x: Any) -> Any:
@@ -148,13 +149,13 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 def _mse_grad_input(g: Any, inputs: tuple, out: Any, reduction: str) -> Any:
     """d (x - t)^2/dx = 2 (x - t)"""
     x, target = inputs
-    return (x - target) * (_scale(g, reduction, x.size) * 2.0)
+    return (x - target) * _scale(g, reduction, x.size, 2.0)
 
 
 def _mse_grad_target(g: Any, inputs: tuple, out: Any, reduction: str) -> Any:
     """d (x - t)^2/dt = -2 (x - t)"""
     x, target = inputs
-    return (target - x) * (_scale(g, reduction, x.size) * 2.0)
+    return (target - x) * _scale(g, reduction, x.size, 2.0)
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
