@@ -320,8 +320,9 @@ def _as_rows(op: str, x: Tensor, target: Any) -> tuple:
     if x.data.ndim == 2:
         return x, target, None
     if x.data.ndim == 0:
-        raise ValueError(f"{op}: input must be (classes,), (n, classes) or (n, classes, ...), "
-                         "got a 0-d tensor")  # fmt: skip
+        raise ValueError(
+            f"{op}: input must be (classes,), (n, classes) or (n, classes, ...), got a 0-d tensor"
+        )
     classes = shape[0] if x.data.ndim == 1 else shape[1]
     target_shape = np.shape(_raw(target))
     is_probs = target_shape == shape and np.asarray(_raw(target)).dtype.kind == "f"
@@ -410,8 +411,9 @@ def _row_scale(g: Any, ctx: _ClassLoss) -> Any:
     return _scale(g, ctx.reduction, ctx.divisor)
 
 
-def _index_targets(labels: np.ndarray, ignored: Any, weight: Any, smoothing: float,
-                   classes: int, dtype: np.dtype) -> tuple:  # fmt: skip
+def _index_targets(
+    labels: np.ndarray, ignored: Any, weight: Any, smoothing: float, classes: int, dtype: Any
+) -> tuple:
     """Class indices as a dense (n, classes) matrix q with loss_i = -sum_c q_ic log p_ic, and
     the divisor of "mean" (the summed weight of the kept rows, as PyTorch)."""
     n = labels.shape[0]
