@@ -20,7 +20,15 @@ from autodiff.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from autodiff.graph import enable_grad, is_grad_enabled, no_grad, topological_order
 from autodiff.tensor import Tensor, arange, full, manual_seed, ones, randn, uniform, zeros
 from autodiff.tensor_ops.elementwise import maximum, minimum, where
-from autodiff.tensor_ops.fused import cross_entropy, linear, mse_loss
+from autodiff.tensor_ops.fused import linear
+from autodiff.tensor_ops.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
 from autodiff.tensor_ops.reduce import log_softmax, logsumexp, softmax
 from autodiff.tensor_ops.shape import concatenate, stack
 from autodiff.value import Value
@@ -40,10 +48,14 @@ __all__ = [
     "Tensor",
     "Value",
     "arange",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "concatenate",
     "cross_entropy",
+    "l1_loss",
     "linear",
     "mse_loss",
+    "nll_loss",
     "full",
     "log_softmax",
     "logsumexp",

@@ -172,20 +172,25 @@ def _follow_of(out: Any) -> Callable[[Any], bool] | None:
 def _central_difference(
     f: Callable, nodes: list, node: Any, index: tuple, scalar: bool, eps: float, cotangent: Any
 ) -> float:
+    # `finally`: an input is never left nudged by eps, even when f raises
     if scalar:
         original = node.data
-        node.data = original + eps
-        plus = _scalar_output(f(*nodes), cotangent)
-        node.data = original - eps
-        minus = _scalar_output(f(*nodes), cotangent)
-        node.data = original
+        try:
+            node.data = original + eps
+            plus = _scalar_output(f(*nodes), cotangent)
+            node.data = original - eps
+            minus = _scalar_output(f(*nodes), cotangent)
+        finally:
+            node.data = original
     else:
         original = node.data[index].copy() if node.data.ndim == 0 else node.data[index]
-        node.data[index] = original + eps
-        plus = _scalar_output(f(*nodes), cotangent)
-        node.data[index] = original - eps
-        minus = _scalar_output(f(*nodes), cotangent)
-        node.data[index] = original
+        try:
+            node.data[index] = original + eps
+            plus = _scalar_output(f(*nodes), cotangent)
+            node.data[index] = original - eps
+            minus = _scalar_output(f(*nodes), cotangent)
+        finally:
+            node.data[index] = original
     return (plus - minus) / (2 * eps)
 
 

@@ -38,6 +38,19 @@ def _log(x: Any) -> Any:
     return x.log() if isinstance(x, Value) else math.log(x)
 
 
+def _pow(x: Any, exponent: Any) -> Any:
+    """x ** exponent for floats or Values, with IEEE results where Python raises: overflow
+    gives inf, 0 ** (negative) gives inf (as numpy and PyTorch)."""
+    try:
+        return x**exponent if isinstance(x, Value) else _power(x, exponent)
+    except ZeroDivisionError:  # a Value base 0 with a negative exponent refuses; its slope is inf
+        return math.inf
+
+
+def _number(x: Any) -> float:
+    return x.data if isinstance(x, Value) else x
+
+
 def _add_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
     """d(a + b)/da = 1, d(a + b)/db = 1"""
     return (1.0, 1.0)
@@ -66,24 +79,29 @@ def _neg_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
 
 
 def _pow_const_partials(inputs: Sequence, out: Any, ctx: float) -> tuple:
-    """d(a ** c)/da = c * a ** (c - 1), for a constant exponent c"""
-    try:
-        return (ctx * inputs[0] ** (ctx - 1),)
-    except ZeroDivisionError:  # a = 0 with c < 1: 0 ** (c - 1) divides by zero
-        if ctx == 0:  # a ** 0 is the constant 1: slope 0, even at a = 0
-            return (0.0,)
-        return (math.inf,)  # e.g. sqrt at 0: the slope is infinite, as numpy and PyTorch say
+    """d(a ** c)/da = c * a ** (c - 1), for a constant exponent c (0 where c = 0, as PyTorch)"""
+    if ctx == 0:  # a ** 0 is the constant 1: slope 0 everywhere, even at a = 0, inf or nan
+        return (0.0,)
+    return (ctx * _pow(inputs[0], ctx - 1),)
 
 
 def _pow_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
-    """d(a ** b)/da = b * a ** (b - 1), d(a ** b)/db = a ** b * log(a)  (a > 0)"""
+    """d(a ** b)/da = b * a ** (b - 1), d(a ** b)/db = a ** b * log(a)  (a >= 0)"""
     a, b = inputs
-    # At a == 0 (b > 0) the limit of a**b * log(a) is 0; a < 0 is refused by `__pow__`.
-    try:
-        d_base = b * a ** (b - 1)
-    except ZeroDivisionError:  # a = 0 with b < 1: an infinite slope
-        d_base = math.inf
-    return (d_base, out * _log(a) if a > 0 else 0.0)
+    # PyTorch's conventions: d/da is 0 where b = 0 (a ** 0 is constant), d/db is 0 where
+    # a = 0 and b >= 0 (the limit of a**b * log(a)); nan and inf flow through the formulas.
+    # The constant 0 replaces the formula only where it is not 0 already (a = 0: 0 * inf, or
+    # nan), so higher derivatives such as d/db (b * a ** (b - 1)) = 1/a at b = 0 survive.
+    a_number = _number(a)
+    if _number(b) == 0 and (a_number == 0 or a_number != a_number):
+        d_base = 0.0
+    else:
+        d_base = b * _pow(a, b - 1)
+    if a_number == 0:  # log(0) = -inf: 0 for b >= 0, and nan (out * -inf) for b = nan
+        d_exponent = 0.0 if _number(b) >= 0 else out * -math.inf
+    else:
+        d_exponent = out * _log(a)
+    return (d_base, d_exponent)
 
 
 def _exp_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
@@ -107,8 +125,8 @@ def _sigmoid_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
 
 
 def _relu_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
-    """d relu(a)/da = 1 if a > 0 else 0"""
-    return (1.0 if inputs[0] > 0 else 0.0,)
+    """d relu(a)/da = 0 if a <= 0 else 1 (1 at nan, as PyTorch)"""
+    return (0.0 if inputs[0] <= 0 else 1.0,)
 
 
 def _leaky_relu_partials(inputs: Sequence, out: Any, ctx: float) -> tuple:
@@ -278,7 +296,7 @@ class Value:
                 f"**: {base!r} ** Value({power!r}): a Value exponent needs a base >= 0, "
                 "since d/dy x**y = x**y * log(x)"
             )
-        if base == 0.0 and power <= 0:
+        if base == 0.0 and power < 0:
             raise DivisionByZeroError(f"**: 0.0 ** Value({power!r}) divides by zero")
         out = _power(base, power)
         partials = _pow_partials((base, power), out, None)
@@ -316,9 +334,12 @@ class Value:
         return _new(out, (self,), "sigmoid", (out * (1.0 - out),))
 
     def relu(self) -> Value:
-        """max(0, x), as micrograd: the derivative at 0 is taken as 0."""
+        """max(0, x), as micrograd: the derivative at 0 is taken as 0. NaN stays NaN (with
+        slope 1), as in PyTorch, so a NaN input cannot hide behind a finite output."""
         x = self.data
-        return _new(x if x > 0 else 0.0, (self,), "relu", (1.0 if x > 0 else 0.0,))
+        if x <= 0:  # False for nan: it takes the other branch
+            return _new(0.0, (self,), "relu", (0.0,))
+        return _new(x, (self,), "relu", (1.0,))
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x for x > 0, else slope * x (the article's own variant uses slope 0.01)."""
@@ -453,8 +474,10 @@ def _exp(x: float) -> float:
 
 
 def _power(base: float, exponent: float) -> float:
+    """base ** exponent, giving inf where Python raises (overflow, or 0.0 to a negative power),
+    with the sign IEEE gives: negative for a negative base and an odd integer exponent."""
     try:
         return base**exponent
-    except OverflowError:
-        negative = base < 0 and exponent.is_integer() and exponent % 2 == 1
-        return -math.inf if negative else math.inf
+    except (OverflowError, ZeroDivisionError):
+        odd = float(exponent).is_integer() and exponent % 2 == 1
+        return -math.inf if odd and math.copysign(1.0, base) < 0 else math.inf

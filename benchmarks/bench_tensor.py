@@ -9,9 +9,10 @@
 (b) a float32 2-16-16-1 MLP (relu), batch 100, mean squared error.
 
 One step is forward, loss, backward and an SGD update, written four ways over the same
-parameters: ``autodiff`` with `autodiff.Tensor` ops, using the fused ``linear``, ``mse_loss``
-and ``cross_entropy`` as torch-nn uses nn.Linear and its loss modules (``unfused``: the same
-step composed from ``@``, ``+``, ``log_softmax``...); ``numpy`` with the backward pass derived by
+parameters: ``autodiff`` with `autodiff.Tensor` ops, using the fused ``linear`` (weights
+(out, in), as nn.Linear stores them), ``mse_loss`` and ``cross_entropy`` as torch-nn uses
+nn.Linear and its loss modules (``unfused``: the same step composed from ``@``, ``+``,
+``log_softmax``..., with weights (in, out)); ``numpy`` with the backward pass derived by
 hand (the floor for any numpy-based engine); and, if torch is importable, ``torch`` with PyTorch
 tensors in the same style as ours (``x @ W + b``, ``F.cross_entropy``, ``loss.backward()``, an
 in-place update: the leanest PyTorch step) and ``torch-nn`` as a PyTorch user writes it
@@ -46,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 from autodiff.tensor import Tensor  # noqa: E402
-from autodiff.tensor_ops.fused import cross_entropy, linear, mse_loss  # noqa: E402
+from autodiff.tensor_ops.fused import linear  # noqa: E402
+from autodiff.tensor_ops.losses import cross_entropy, mse_loss  # noqa: E402
 
 try:
     import torch
@@ -135,8 +137,19 @@ def numpy_step(problem: Problem, params: Params) -> float:
 # ------------------------------------------------------------------------------------------
 
 
-def engine_params(problem: Problem) -> Params:
-    return [Tensor(p, requires_grad=True) for p in problem.copy_params()]
+def engine_params(problem: Problem, fused: bool = True) -> Params:
+    """The starting parameters as Tensors: weights (out, in) for the fused ``linear``, as
+    nn.Linear stores them; (in, out) for the unfused ``h @ W + b``."""
+    params = problem.copy_params()
+    if fused:
+        params = [np.ascontiguousarray(p.T) if p.ndim == 2 else p for p in params]
+    return [Tensor(p, requires_grad=True) for p in params]
+
+
+def engine_views(params: Params) -> list[np.ndarray]:
+    """The fused engine's parameters in the (in, out) layout of the other engines, as live
+    views (the update changes the data in place)."""
+    return [p.data.T if p.data.ndim == 2 else p.data for p in params]
 
 
 def engine_step(problem: Problem, params: Params, data: dict, fused: bool = True) -> float:
@@ -277,8 +290,8 @@ def engines_for(problem: Problem) -> dict[str, tuple[Callable[[], float], Params
     np_params = problem.copy_params()
     engines["numpy"] = (lambda: numpy_step(problem, np_params), np_params)
     e_params, e_data = engine_params(problem), engine_data(problem)
-    engines["autodiff"] = (lambda: engine_step(problem, e_params, e_data), e_params)
-    u_params = engine_params(problem)
+    engines["autodiff"] = (lambda: engine_step(problem, e_params, e_data), engine_views(e_params))
+    u_params = engine_params(problem, fused=False)
     engines["unfused"] = (lambda: engine_step(problem, u_params, e_data, False), u_params)
     if torch is not None:
         t_params, t_data = torch_params(problem), torch_data(problem)

@@ -454,10 +454,11 @@ def test_tensor_op_second_derivatives_match_finite_differences(name, data):
 
 def test_the_tensor_catalogue_covers_every_tensor_op():
     # matmul has its own test below; scatter_add is getitem's gradient, so getitem's second
-    # derivative runs it; the fused ops (linear, mse_loss, cross_entropy) take labels or three
-    # inputs, so tests/test_tensor_fused.py checks their second derivatives
+    # derivative runs it; the fused ops (linear and the losses) take labels or three inputs, so
+    # tests/test_tensor_fused.py and tests/test_losses.py check their second derivatives
     built_in = {name for name, rule in VJP_RULES.items() if _defined_in_tensor_ops(rule)}
-    fused = {"linear", "mse_loss", "cross_entropy"}
+    fused = {"linear", "mse_loss", "cross_entropy", "nll_loss", "l1_loss",
+             "binary_cross_entropy", "binary_cross_entropy_with_logits"}  # fmt: skip
     assert built_in - set(TENSOR_OPS) == {"matmul", "scatter_add"} | fused
 
 

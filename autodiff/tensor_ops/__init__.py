@@ -1,10 +1,11 @@
 """The Tensor ops, one concept per module, each op next to its backward rule.
 
 - `elementwise`: + - * / ** and functions of one tensor, maximum/minimum/where, comparisons;
-- `reduce`: sum, mean, max, min, var, logsumexp, and softmax/log_softmax composed from them;
+- `reduce`: sum, mean, max, min, var, logsumexp, softmax, log_softmax;
 - `shape`: reshape, transpose, expand, indexing, concatenate, stack;
 - `matmul`: the matrix product;
-- `fused`: linear, mse_loss, cross_entropy as one node each (fewer nodes on small graphs);
+- `fused`: linear as one node (fewer nodes on small graphs);
+- `losses`: cross_entropy, nll_loss, mse_loss, l1_loss, binary cross-entropy, one node each;
 - `numpy_protocol`: numpy functions on Tensors, so one rule serves ndarrays and Tensors.
 
 `install` puts every module's rules into `autodiff.tensor.VJP_RULES` and the ops on `Tensor`
@@ -16,13 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 from autodiff.tensor import VJP_RULES
-from autodiff.tensor_ops import elementwise, fused, matmul, reduce, shape
+from autodiff.tensor_ops import elementwise, fused, losses, matmul, reduce, shape
 from autodiff.tensor_ops import numpy_protocol as _protocol
 
 
 def install(cls: Any) -> None:
     """Register every rule and attach the ops to `cls` (the Tensor class)."""
-    for module in (elementwise, reduce, shape, matmul, fused):
+    for module in (elementwise, reduce, shape, matmul, fused, losses):
         overlap = VJP_RULES.keys() & module.RULES.keys()
         if overlap:  # an internal invariant: each op name has one rule
             raise RuntimeError(f"tensor ops defined twice: {sorted(overlap)}")

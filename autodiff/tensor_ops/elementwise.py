@@ -151,23 +151,42 @@ def neg_grad(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 
 
 def pow_const_grad(g: Any, inputs: tuple, out: Any, ctx: float) -> Any:
-    """d(a ** c)/da = c * a ** (c - 1), for a constant exponent c"""
+    """d(a ** c)/da = c * a ** (c - 1), for a constant exponent c (0 where c = 0)"""
     if ctx == 2:  # the common square: skip np.power
         return g * (2 * inputs[0])
-    return g * (ctx * inputs[0] ** (ctx - 1))
+    if ctx == 0:  # a ** 0 is the constant 1: slope 0 even at a = 0 (as PyTorch), whatever g is
+        return np.zeros(np.shape(out), _raw(out).dtype)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # 0 ** -0.5 is inf
+        return g * (ctx * inputs[0] ** (ctx - 1))
 
 
 def pow_grad_a(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
-    """d(a ** b)/da = b * a ** (b - 1)"""
+    """d(a ** b)/da = b * a ** (b - 1), and 0 where b = 0 (a ** 0 is constant; as PyTorch)"""
     a, b = inputs
-    return g * b * a ** (b - 1)
+    raw_a = _raw(a)
+    # Only where the formula is not already 0 (a = 0 or nan: 0 * inf, 0 * nan) is it replaced,
+    # so the mixed second derivative d/db (b * a ** (b - 1)) = 1/a at b = 0 survives elsewhere.
+    fixed = (_raw(b) == 0) & ((raw_a == 0) | np.isnan(raw_a))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # 0 ** -0.5 is inf
+        if not fixed.any():
+            return g * (b * a ** (b - 1))
+        # exponent 1 there: a ** -1 is inf at a = 0, and its masked-out gradient (0 * inf)
+        # would make second derivatives nan
+        exponent = np.where(fixed, 1.0, b - 1)
+        return np.where(fixed, 0.0, g * (b * a**exponent))
 
 
 def pow_grad_b(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
-    """d(a ** b)/db = a ** b * log(a), taken as 0 where a <= 0 (its limit at a = 0)"""
-    a = inputs[0]
-    positive = _raw(a) > 0
-    return g * out * np.log(np.where(positive, a, 1))
+    """d(a ** b)/db = a ** b * log(a), and 0 where a = 0 and b >= 0 (the limit; as PyTorch)"""
+    a, b = inputs
+    raw_a = _raw(a)
+    limit = (raw_a == 0) & (_raw(b) >= 0)  # 0 * log(0); where b < 0, inf * log(0) = -inf
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # log(0), log(-1)
+        if not limit.any():
+            return g * (out * np.log(a))
+        # log(1) where the limit applies: log(0)'s gradient, masked out, would be 0 * inf
+        safe = np.where(limit, 1.0, a)
+        return np.where(limit, 0.0, g * (out * np.log(safe)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,10 +1,15 @@
-"""Reductions (sum, mean, max, min, var, logsumexp) and the softmax family built from them.
+"""Reductions (sum, mean, max, min, var, logsumexp) and the softmax family.
 
 Every reduction takes ``axis`` (None, an int or a tuple of ints) and ``keepdims``, as numpy's do.
 Its rule first gives the output gradient the kept dimensions back (``_kept``), then spreads it
 over the reduced elements. ``max``/``min``: when several elements tie for the extreme, they
 share the gradient equally (as ``torch.amax``), so the gradient is the same whichever order the
 ties come in.
+
+Empty tensors follow PyTorch: reducing an axis of size 0 gives ``sum`` 0, ``mean`` nan and
+``logsumexp`` -inf, while ``max``/``min`` raise a ValueError (there is no extreme of nothing) and
+so does ``var`` (no degrees of freedom); reducing other axes of an empty tensor gives an empty
+result, and softmax/log_softmax of an empty tensor are empty. Gradients have the input's shape.
 """
 
 from __future__ import annotations
@@ -67,20 +72,37 @@ def sum_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 
 def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Mean over `axis` (all by default)."""
+    """Mean over `axis` (all by default); the mean of nothing is nan, as in PyTorch.
+
+    >>> from autodiff import Tensor
+    >>> Tensor([[1.0, 2.0], [3.0, 5.0]]).mean(axis=1)
+    Tensor([1.5, 4. ])
+    """
     data = x.data
-    if data.size == 0:
-        raise ValueError(f"mean: empty tensor of shape {data.shape}")
     axes = None if axis is None else _axes(axis, data.ndim, "mean")
     total = _add_reduce(data, axis=axes, keepdims=keepdims)
-    return _make(total / (data.size // max(total.size, 1)), (x,), "mean", axes)
+    count = _count(data.shape, axes)
+    if count == 0:  # 0 / 0, without numpy's warning
+        return _make(np.full(total.shape, np.nan, total.dtype), (x,), "mean", axes)
+    return _make(total / count, (x,), "mean", axes)
+
+
+def _count(shape: tuple, axes: tuple | None) -> int:
+    """How many elements each output element of a reduction over `axes` combines."""
+    if axes is None:
+        return int(np.prod(shape, dtype=np.int64))
+    count = 1
+    for a in axes:
+        count *= shape[a]
+    return count
 
 
 def _extreme(x: Tensor, axis: Any, keepdims: bool, op: str, ufunc: Any) -> Tensor:
     data = x.data
-    if data.size == 0:
-        raise ValueError(f"{op}: empty tensor of shape {data.shape}")
     axes = None if axis is None else _axes(axis, data.ndim, op)
+    if data.size == 0 and _count(data.shape, axes) == 0:  # as PyTorch: no extreme of nothing
+        where = "" if axes is None else f" along axis {axis!r}"
+        raise ValueError(f"{op}: empty tensor of shape {data.shape}: no elements to reduce{where}")
     return _make(ufunc.reduce(data, axis=axes, keepdims=keepdims), (x,), op, axes)
 
 
@@ -105,7 +127,7 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
     """Variance over `axis`, numpy's convention: divides by n - ddof (ddof=0 by default,
     unlike PyTorch's unbiased default)."""
     axes = _axes(axis, x.data.ndim, "var")
-    n = x.data.size if axes is None else int(np.prod([x.data.shape[a] for a in axes]))
+    n = _count(x.data.shape, axes)
     if n - ddof <= 0:
         raise ValueError(f"var: {n} elements with ddof={ddof} leave no degrees of freedom")
     data = x.data.var(axis=axes, keepdims=keepdims, ddof=ddof)
@@ -113,7 +135,8 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
 
 
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) over `axis`, stable for large |x| (the max is taken out first).
+    """log(sum(exp(x))) over `axis`, stable for large |x| (the max is taken out first); -inf
+    over an empty axis or a row of -inf, as PyTorch.
 
     >>> from autodiff import Tensor, logsumexp
     >>> round(logsumexp(Tensor([1000.0, 1000.0])).item() - 1000, 6)  # log(2)
@@ -121,37 +144,67 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """
     axes = _axes(axis, x.data.ndim, "logsumexp")
     data = x.data
-    if data.size == 0:
-        raise ValueError(f"logsumexp: empty tensor of shape {data.shape}")
-    top = data.max(axis=axes, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0)  # all -inf (or inf) rows: no shift
-    total = np.log(np.exp(data - top).sum(axis=axes, keepdims=True)) + top
+    top = _finite_max(data, axes)
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf: a row of -inf
+        total = np.log(_add_reduce(np.exp(data - top), axis=axes, keepdims=True)) + top
     if not keepdims:
         kept = range(data.ndim) if axes is None else axes
         total = total.reshape(tuple(n for i, n in enumerate(data.shape) if i not in kept))
     return _make(total, (x,), "logsumexp", axes)
 
 
+def _finite_max(data: np.ndarray, axes: tuple | None) -> np.ndarray:
+    """The max over `axes` (kept as size-1 dims), 0 where it is not finite: the shift that
+    keeps exp from overflowing. An empty axis has max -inf, so it gets 0 too."""
+    top = np.maximum.reduce(data, axis=axes, keepdims=True, initial=-np.inf)
+    return np.where(np.isfinite(top), top, 0).astype(data.dtype, copy=False)
+
+
+def _softmax_axis(x: Tensor, axis: Any, op: str) -> int | None:
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    axes = _axes(axis, x.data.ndim, op)
+    return None if axes is None else axes[0]
+
+
+def _log_softmax_data(data: np.ndarray, axis: int | None) -> np.ndarray:
+    """(x - max) - log(sum(exp(x - max))): exact for huge logits, where x - logsumexp(x) loses
+    every digit that logsumexp's rounding drops (1e17 + log 2 == 1e17). A row of -inf (or with
+    +inf or nan) gives nan, as PyTorch."""
+    top = np.maximum.reduce(data, axis=axis, keepdims=True, initial=-np.inf)
+    with np.errstate(invalid="ignore", divide="ignore"):  # -inf - -inf: nan, as PyTorch
+        shifted = data - top
+        return shifted - np.log(_add_reduce(np.exp(shifted), axis=axis, keepdims=True))
+
+
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along `axis` (default: the last): log-probabilities, stable for logits
-    in the thousands. Composed from logsumexp, so it needs no rule of its own.
+    """Log-probabilities along `axis` (default: the last), ``(x - max) - log(sum(exp(x - max)))``:
+    exact for logits of any size; -inf logits (masked classes) get -inf, a row of only -inf gets
+    nan (as PyTorch). One node, with its own rule.
 
     >>> from autodiff import Tensor, log_softmax
     >>> log_softmax(Tensor([0.0, 1000.0]))
     Tensor([-1000.,     0.])
     """
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    axis = _softmax_axis(x, axis, "log_softmax")
+    return _make(_log_softmax_data(x.data, axis), (x,), "log_softmax", axis)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """exp(log_softmax(x)) along `axis` (default: the last): probabilities summing to 1.
+    """Probabilities along `axis` (default: the last), ``exp(x - max) / sum(exp(x - max))``:
+    rows summing to 1, exact for logits of any size (as log_softmax). One node.
 
     >>> from autodiff import Tensor, softmax
     >>> softmax(Tensor([[1.0, 1.0], [0.0, 3000.0]]), axis=1)
     Tensor([[0.5, 0.5],
             [0. , 1. ]], shape=(2, 2))
     """
-    return log_softmax(x, axis).exp()
+    axis = _softmax_axis(x, axis, "softmax")
+    data = x.data
+    top = np.maximum.reduce(data, axis=axis, keepdims=True, initial=-np.inf)
+    with np.errstate(invalid="ignore"):  # -inf - -inf and 0 / 0: nan, as PyTorch
+        e = np.exp(data - top)
+        return _make(e / _add_reduce(e, axis=axis, keepdims=True), (x,), "softmax", axis)
 
 
 def _spread(g: Any, shape: tuple) -> Any:
@@ -174,7 +227,10 @@ def sum_grad(g: Any, inputs: tuple, out: Any, axes: Any) -> Any:
 def mean_grad(g: Any, inputs: tuple, out: Any, axes: Any) -> Any:
     """d mean(x)/dx_i = 1 / n"""
     x = inputs[0]
-    return _spread(_kept(g * (out.size / x.size), x, axes), x.shape)
+    count = _count(x.shape, axes)
+    if count == 0:  # nothing was averaged: x is empty, and so is its gradient
+        return np.zeros(x.shape, _raw(x).dtype)
+    return _spread(_kept(g * (1 / count), x, axes), x.shape)
 
 
 def _extreme_grad(g: Any, x: Any, out: Any, axes: Any) -> Any:
@@ -199,15 +255,33 @@ def var_grad(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
     """d var(x)/dx_i = 2 (x_i - mean(x)) / (n - ddof)"""
     axes, ddof = ctx
     x = inputs[0]
-    n = x.size // out.size
+    n = _count(x.shape, axes)
     centred = x - np.mean(x, axis=axes, keepdims=True)
     return _kept(g, x, axes) * centred * (2 / (n - ddof))
 
 
 def logsumexp_grad(g: Any, inputs: tuple, out: Any, axes: Any) -> Any:
-    """d logsumexp(x)/dx_i = exp(x_i - logsumexp(x)) = softmax(x)_i"""
+    """d logsumexp(x)/dx_i = softmax(x)_i"""
     x = inputs[0]
-    return _kept(g, x, axes) * np.exp(x - _kept(out, x, axes))
+    # exp(x - max) / sum, not exp(x - logsumexp(x)): logsumexp's rounding (1e17 + log 2 is
+    # 1e17) would turn [0.5, 0.5] into [1, 1]. The max is a constant shift: no gradient.
+    with np.errstate(invalid="ignore"):  # a row of -inf: 0 / 0 is nan, as PyTorch
+        e = np.exp(x - _finite_max(_raw(x), axes))
+        return _kept(g, x, axes) * (e / e.sum(axis=axes, keepdims=True))
+
+
+def log_softmax_grad(g: Any, inputs: tuple, out: Any, axis: Any) -> Any:
+    """d log_softmax(x)/dx applied to g: g - softmax(x) * sum(g) along the axis"""
+    return g - np.exp(out) * g.sum(axis=axis, keepdims=True)
+
+
+def softmax_grad(g: Any, inputs: tuple, out: Any, axis: Any) -> Any:
+    """d softmax(x)/dx applied to g: softmax(x) * (g - sum(g * softmax(x))) along the axis"""
+    return out * (g - (g * out).sum(axis=axis, keepdims=True))
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
 
 
 RULES = {
@@ -217,4 +291,6 @@ RULES = {
     "min": (min_grad,),
     "var": (var_grad,),
     "logsumexp": (logsumexp_grad,),
+    "log_softmax": (log_softmax_grad,),
+    "softmax": (softmax_grad,),
 }
