@@ -38,6 +38,15 @@ def _log(x: Any) -> Any:
     return x.log() if isinstance(x, Value) else math.log(x)
 
 
+def _select(condition: Any, if_true: Any, if_false: Any) -> Any:
+    """`if_true` where `condition` holds, else `if_false`, without branching on symbolic
+    operands: a comparison of numbers or Values is a bool; one of the expressions
+    `autodiff.compile` runs the rules on builds a conditional expression instead."""
+    if condition is True or condition is False:
+        return if_true if condition else if_false
+    return condition.select(if_true, if_false)
+
+
 def _add_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
     """d(a + b)/da = 1, d(a + b)/db = 1"""
     return (1.0, 1.0)
@@ -108,12 +117,12 @@ def _sigmoid_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
 
 def _relu_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
     """d relu(a)/da = 1 if a > 0 else 0"""
-    return (1.0 if inputs[0] > 0 else 0.0,)
+    return (_select(inputs[0] > 0, 1.0, 0.0),)
 
 
 def _leaky_relu_partials(inputs: Sequence, out: Any, ctx: float) -> tuple:
     """d leaky_relu(a)/da = 1 if a > 0 else slope"""
-    return (1.0 if inputs[0] > 0 else ctx,)
+    return (_select(inputs[0] > 0, 1.0, ctx),)
 
 
 def _dot_partials(inputs: Sequence, out: Any, ctx: int) -> tuple:
