@@ -12,6 +12,7 @@ back to its inputs in reverse topological order.
 """
 
 from autodiff.chain_rule import ChainRuleTrace, TraceStep, trace
+from autodiff.compiler import compile
 from autodiff.drawing import GraphDrawing, GraphvizNotFoundWarning, draw
 from autodiff.errors import DivisionByZeroError, DomainError
 from autodiff.function import Function
@@ -40,6 +41,7 @@ __all__ = [
     "Tensor",
     "Value",
     "arange",
+    "compile",
     "concatenate",
     "cross_entropy",
     "linear",

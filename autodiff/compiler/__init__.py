@@ -63,7 +63,11 @@ def compile(f: Callable, *example_args: Any, argnums: Any = None) -> CompiledFun
     program = build(recording)
     in_graph = {id(node) for node in program.order}
     for argument in recording.arguments:
-        unused = [n for n in argument.nodes if id(n) not in in_graph]
+        unused = [
+            n
+            for n in argument.nodes
+            if id(n) not in in_graph and id(getattr(n, "data", None)) not in program.read
+        ]
         if unused:
             warnings.warn(
                 CompileWarning(

@@ -268,7 +268,16 @@ class Expr:
     def copy(self) -> Expr:
         return method(self, "copy", ())
 
+    def scatter_add(self, shape: tuple, index: Any, may_repeat: bool) -> Expr:
+        """Zeros of `shape` with self added at [index] (getitem's rule, written out)."""
+        from autodiff.compiler import helpers
+
+        name = "scatter_add" if may_repeat else "scatter"
+        index = _Index(_lift_index(index))
+        return call(name, (self, tuple(shape), index), {}, helpers.function(name))
+
     def __getitem__(self, index: Any) -> Expr:
+        index = _lift_index(index)
         value = _apply(lambda v: v[_values(index)], self.value)
         return Expr("index", (self, index), value)
 
@@ -400,6 +409,20 @@ def method(obj: Expr, name: str, args: tuple, kwargs: dict | None = None) -> Exp
     return Expr("method", (obj, name, tuple(args), tuple(kwargs.items())), value)
 
 
+def _lift_index(index: Any) -> Any:
+    """An index with its arrays as Exprs (named constants, or values the program computes)."""
+    if isinstance(index, tuple):
+        return tuple(lift(p) if isinstance(p, np.ndarray) else p for p in index)
+    return lift(index) if isinstance(index, np.ndarray) else index
+
+
+class _Index:
+    """An index passed as an argument (to scatter): prints as the tuple, slice or array it is."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+
 def _lift_argument(a: Any) -> Any:
     """Call arguments: Exprs and arrays as Exprs, lists of them as lists; the rest (axes,
     shapes, dtypes, None) stay literal."""
@@ -422,6 +445,8 @@ def _values(x: Any) -> Any:
     """Replace every Expr inside `x` (tuples, lists, dicts) by its trace-time value."""
     if isinstance(x, Expr):
         return x.value
+    if isinstance(x, _Index):
+        return _values(x.index)
     if isinstance(x, tuple):
         return tuple(_values(item) for item in x)
     if isinstance(x, list):
@@ -671,6 +696,15 @@ def _primary(e: Expr, flavour: str, names: dict | None) -> str:
     return text
 
 
+def _index_argument(p: Any, flavour: str, names: dict | None) -> str:
+    """An index part outside brackets: slices as slice(...), ... as Ellipsis."""
+    if isinstance(p, slice):
+        return f"slice({literal(p.start)}, {literal(p.stop)}, {literal(p.step)})"
+    if p is Ellipsis:
+        return "Ellipsis"
+    return _index_part(p, flavour, names)
+
+
 def _index_part(p: Any, flavour: str, names: dict | None) -> str:
     if isinstance(p, Expr):
         return render(p, flavour, names)
@@ -690,6 +724,14 @@ def _arguments(args: tuple, kwargs: tuple, flavour: str, names: dict | None) -> 
 def _argument(a: Any, flavour: str, names: dict | None) -> str:
     if isinstance(a, Expr):
         return render(a, flavour, names)
+    if isinstance(a, _Index):
+        parts = a.index if isinstance(a.index, tuple) else (a.index,)
+        inner = ", ".join(_index_argument(p, flavour, names) for p in parts)
+        return (
+            f"({inner},)"
+            if len(parts) == 1 and isinstance(a.index, tuple)
+            else (f"({inner})" if isinstance(a.index, tuple) else inner)
+        )
     if isinstance(a, list):
         return "[" + ", ".join(_argument(x, flavour, names) for x in a) + "]"
     return literal(a, flavour)

@@ -79,6 +79,21 @@ def logsumexp(x: np.ndarray, axis: tuple | None, keepdims: bool) -> np.ndarray:
     kept = range(x.ndim) if axis is None else axis
     return total.reshape(tuple(n for i, n in enumerate(x.shape) if i not in kept))
 ''',
+    "scatter": '''
+def scatter(g: np.ndarray, shape: tuple, index: object) -> np.ndarray:
+    """Zeros of `shape` with `g` written at [index]: the gradient of x[index]."""
+    full = np.zeros(shape, dtype=g.dtype)
+    full[index] = g
+    return full
+''',
+    "scatter_add": '''
+def scatter_add(g: np.ndarray, shape: tuple, index: object) -> np.ndarray:
+    """Zeros of `shape` with `g` added at [index], repeated indices adding up: the gradient
+    of x[index] for an index that picks an element more than once."""
+    full = np.zeros(shape, dtype=g.dtype)
+    np.add.at(full, index, g)
+    return full
+''',
 }
 
 _compiled: dict[str, Any] = {}
@@ -93,9 +108,9 @@ def function(name: str) -> Any:
     return _compiled[name]
 
 
-def call(name: str, *args: Any) -> Expr:
-    """``name(*args)``: a call of the helper, its value computed by the helper itself."""
-    return _call(name, args, {}, function(name))
+def call(name: str, *args: Any, **kwargs: Any) -> Expr:
+    """``name(*args, **kwargs)``: a call of the helper, its value computed by the helper."""
+    return _call(name, args, kwargs, function(name))
 
 
 def source(name: str, flavour: str) -> str:

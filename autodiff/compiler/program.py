@@ -71,7 +71,8 @@ class Program:
     constants: dict  # name -> ndarray, for module-level constants
     scalar_constants: dict  # name -> float, labelled scalar constants
     uses_ones: dict = field(default_factory=dict)  # name -> ones vector
-    order: list = field(default_factory=list)
+    order: list = field(default_factory=list)  # the nodes, numbered as draw and trace do
+    read: set = field(default_factory=set)  # ids of argument arrays an op reads as a constant
 
 
 class Namer:
@@ -207,7 +208,7 @@ FORWARD_TENSOR = {
     "min": lambda n, ins, ctx: _reduction(n, ins[0], "min", ctx),
     "var": lambda n, ins, ctx: _var(n, ins[0], ctx),
     "logsumexp": lambda n, ins, ctx: helpers.call(
-        "logsumexp", ins[0], None if ctx is None else tuple(ctx), _keepdims(n)
+        "logsumexp", ins[0], axis=None if ctx is None else tuple(ctx), keepdims=_keepdims(n)
     ),
     "reshape": lambda n, ins, ctx: ins[0].reshape(n.data.shape),
     "transpose": lambda n, ins, ctx: ins[0].transpose(*(() if ctx is None else (ctx,))),
@@ -239,6 +240,30 @@ def _factor(partial: Expr) -> Expr:
     return partial
 
 
+def _check_scalar_node(node: Any) -> None:
+    """The op's rule, run on the trace's numbers, must give the partials the node holds: a
+    node built by hand (``Value(data, children, op)``, micrograd style) has none behind it,
+    and an op whose inline partials differ from its rule would compile to other numbers."""
+    rule = PARTIAL_RULES.get(node._op)
+    if rule is None:
+        raise _unsupported(node, "has no partial-derivative rule, so it cannot be compiled")
+    held = node._partials
+    try:
+        expected = tuple(rule([p.data for p in node._prev], node.data, node._ctx))
+    except ArithmeticError:
+        return  # the op's own guard decides at such points; nothing to compare
+    except (IndexError, TypeError, ValueError):
+        expected = None
+    same = expected is not None and len(expected) == len(held) == len(node._prev)
+    same = same and all(a == b or (math.isnan(a) and math.isnan(b)) for a, b in zip(held, expected))
+    if not same:
+        raise ValueError(
+            f"compile: a {node._op!r} node holds partials {held} but the op's rule gives "
+            f"{expected}: was it built by hand (Value(data, children, op))? Only nodes made by "
+            "the ops can be compiled"
+        )
+
+
 def _unsupported(node: Any, why: str) -> NotImplementedError:
     return NotImplementedError(f"compile: op {node._op!r} {why}")
 
@@ -261,6 +286,7 @@ class _Builder:
         self.comparisons = {id(mask): (mask, op, a, b) for mask, op, a, b in recording.comparisons}
         self.scalar_constants: dict[str, float] = {}
         self.ones: dict[str, np.ndarray] = {}
+        self.read: set[int] = set()  # ids of arrays read through an op's constants
 
     # --- names and expressions of nodes ------------------------------------------------
 
@@ -291,7 +317,10 @@ class _Builder:
     def _resolve(self, array: np.ndarray) -> Expr | None:
         """An array met inside a rule or ctx that the program computes (a node's value, an
         argument, a recorded comparison), rather than a constant."""
-        return self.by_data.get(id(array))
+        found = self.by_data.get(id(array))
+        if found is not None:
+            self.read.add(id(array))
+        return found
 
     # --- the walk ------------------------------------------------------------------------
 
@@ -321,6 +350,7 @@ class _Builder:
             scalar_constants=self.scalar_constants,
             uses_ones=self.ones,
             order=order,
+            read=self.read,
         )
 
     def _order(self, root: Any) -> list:
@@ -404,6 +434,8 @@ class _Builder:
             ins = [self.exprs[id(p)] for p in node._prev]
             if self.tensor and op == "where" and id(node._ctx) in self.comparisons:
                 statements.append(self._mask(node, index[key]))
+            if not self.tensor:
+                _check_scalar_node(node)
             table = FORWARD_TENSOR if self.tensor else FORWARD_SCALAR
             forward = table.get(op)
             if forward is None:
@@ -479,10 +511,7 @@ class _Builder:
         return seed, statements, grads
 
     def _scalar_edges(self, node: Any, g: Expr, ins: list, out: Expr, live: set) -> list:
-        rule = PARTIAL_RULES.get(node._op)
-        if rule is None:
-            raise _unsupported(node, "has no partial-derivative rule")
-        self._check_scalar_rule(node, rule)
+        rule = PARTIAL_RULES[node._op]  # checked by _check_scalar_node
         try:
             partials = rule(ins, out, node._ctx)
         except SymbolicBranchError as error:
@@ -495,24 +524,6 @@ class _Builder:
                 partial = _factor(lift(partial))
                 edges.append((parent, binary("*", g, partial), g, partial))
         return edges
-
-    @staticmethod
-    def _check_scalar_rule(node: Any, rule: Any) -> None:
-        """The rule, run on the trace's numbers, must give the partials the node holds (a node
-        built by hand, or an op whose inline partials differ from its rule, cannot compile)."""
-        inputs = [p.data for p in node._prev]
-        try:
-            expected = rule(inputs, node.data, node._ctx)
-        except ArithmeticError:
-            return  # the op's own guard decides at such points; nothing to compare
-        for held, from_rule in zip(node._partials, expected):
-            same = held == from_rule or (math.isnan(held) and math.isnan(from_rule))
-            if not same:
-                raise ValueError(
-                    f"compile: a {node._op!r} node holds partials {node._partials} but the op's "
-                    f"rule gives {tuple(expected)}: was it built by hand (Value(data, children, "
-                    "op))? Only nodes made by the ops can be compiled"
-                )
 
     def _tensor_edges(self, node: Any, g: Expr, ins: list, out: Expr, live: set) -> list:
         rules = VJP_RULES.get(node._op)

@@ -258,7 +258,7 @@ def function_source(program: Program, flavour: str, batched: tuple | None = None
     writer.comment("backward: one line per edge, from the output back to the inputs;")
     writer.comment(f"g_<name> is d {value_name} / d <name>: upstream gradient times local partial")
     if batched is None:
-        writer.assign(program.seed.target, program.seed.expr)
+        writer.assign(program.seed.target, program.seed.expr, f"d {value_name} / d {value_name}")
     elif root_batched:
         seed = "np.full(n, 1.0 / n)" if mean else "np.ones(n)"
         writer.line(f"{program.seed.target} = {seed}  # each sample's d output / d output")
@@ -427,15 +427,17 @@ def module_source(program: Program, flavour: str, function_text: str, npz_name: 
     imports = []
     if needs_math:
         imports.append("import math")
-    if stored:
+    if stored and npz_name is not None:
         imports.append("import os")
     if needs_np:
         imports.append(("\n" if imports else "") + "import numpy as np")
-    parts = [f'"""{description}"""', "\n".join(imports)]
+    text = f'"""{description}"""\n'
+    if imports:
+        text += "\n" + "\n".join(imports) + "\n"
     if helper_text:
-        parts.append(helper_text)
+        text += "\n\n" + helper_text
     constant_lines = []
-    if stored:
+    if stored and npz_name is not None:  # (None: run in-process, the arrays given directly)
         constant_lines.append(
             f"# arrays too large to write here are in {npz_name}, beside this file"
         )
@@ -444,11 +446,9 @@ def module_source(program: Program, flavour: str, function_text: str, npz_name: 
         )
         constant_lines += [f'    {name} = _arrays["{name}"]' for name in stored]
     constant_lines += inline
-    if constant_lines:
-        parts.append("\n".join(constant_lines))
-    parts.append(function_text)
-    parts = [p.strip("\n") for p in parts if p.strip()]
-    text = parts[0] + "\n\n" + "\n\n\n".join(parts[1:]) + "\n"
+    if constant_lines:  # after imports one blank line, after a function two (as ruff wants)
+        text += ("\n\n" if helper_text else "\n") + "\n".join(constant_lines) + "\n"
+    text += "\n\n" + function_text
     return text, stored
 
 

@@ -99,8 +99,9 @@ def parameter_names(f: Callable, count: int) -> list[str]:
 
 
 def function_name(f: Callable) -> str:
-    name = as_identifier(getattr(f, "__name__", "") or "")
-    return name if name and name != "lambda" else "f"
+    raw = getattr(f, "__name__", "") or ""
+    name = as_identifier(raw)
+    return name if name and raw != "<lambda>" else "f"
 
 
 def normalise_argnums(argnums: Any, count: int) -> tuple[tuple[int, ...], bool]:
