@@ -5,6 +5,13 @@ traced with (anything else is a clear error, never a wrong result), runs the gen
 and hands results back in the arguments' own kinds (floats, Values, arrays, Tensors), as
 `value_and_grad` does. `BatchedFunction` is the same program evaluated for many samples at
 once. Both print their module (``.source``) and write it (``.save(path)``).
+
+>>> from autodiff import compile
+>>> square = compile(lambda w, x: (w * x) ** 2, 1.0, 2.0)
+>>> square(3.0, 2.0)  # (w x)^2 = 36, d/dw = 2 w x^2 = 24, d/dx = 2 w^2 x = 36
+(36.0, (24.0, 36.0))
+>>> square.batched(in_axes=(None, 0))(3.0, np.array([1.0, 2.0]))  # summed over the x's
+(45.0, (30.0, array([18., 36.])))
 """
 
 from __future__ import annotations
@@ -287,7 +294,13 @@ class BatchedFunction:
             else:
                 inputs.append(np.float64(_scalar(x, where)))
         value, grads = self._function(*inputs)
-        return float(value), grads
+        rec = self.compiled.program.recording
+        items = grads if rec.as_tuple else (grads,)
+        items = tuple(
+            float(g) if self.arguments[i].kind == "scalar" and not self._flags[i] else g
+            for i, g in zip(rec.argnums, items)
+        )
+        return float(value), items if rec.as_tuple else items[0]
 
     def __repr__(self) -> str:
         return (

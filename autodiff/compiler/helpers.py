@@ -5,6 +5,9 @@ Each is the op's forward as the engine computes it (same operations, so the same
 would raise OverflowError), ``NUMPY`` for programs on arrays. A generated module holds only the
 helpers it calls. The NUMPY helpers also run here, on the trace's values, so the expressions
 built from them carry the values the module will compute.
+
+>>> function("sigmoid")(np.array([-1000.0, 0.0, 1000.0]))
+array([0. , 0.5, 1. ])
 """
 
 from __future__ import annotations

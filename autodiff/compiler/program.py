@@ -9,6 +9,14 @@ them; for each edge into a node that depends on a differentiated argument, the o
 (`PARTIAL_RULES` for scalars, `VJP_RULES` for tensors) is run on symbolic operands (`Expr`),
 giving the edge's contribution ``upstream * partial`` as source. Contributions are summed into
 a node in the order the driver sums them, so the program computes the same numbers, to the bit.
+
+>>> from autodiff.compiler.expr import render
+>>> from autodiff.compiler.trace import record
+>>> program = build(record(lambda x: (x * x).tanh(), (0.5,), None))
+>>> [(s.target, render(s.expr, "python")) for s in program.forward]
+[('v1', 'x * x'), ('v2', 'math.tanh(v1)')]
+>>> [(s.target, render(s.expr, "python"), s.accumulate) for s in program.backward]
+[('g_v1', 'g_v2 * (1.0 - v2 * v2)', False), ('g_x', 'g_v1 * x', False), ('g_x', 'g_v1 * x', True)]
 """
 
 from __future__ import annotations

@@ -5,6 +5,16 @@ constants) so that it runs with numpy alone.
 Two flavours print the same program: "python" computes on plain floats with `math`, exactly as
 the scalar engine does (the compiled function of a scalar graph); "numpy" computes on arrays
 (tensor graphs, and scalar graphs evaluated for a whole batch of samples at once).
+
+>>> from autodiff.compiler.expr import Expr
+>>> total = Expr.name("a")
+>>> for k in range(12):
+...     total = total + Expr.name(f"weight_{k}") * Expr.name(f"input_{k}")
+>>> for line in layout("y = ", total, "", 1, "numpy", {})[:3]:
+...     print(line)
+    y = (
+        a
+        + weight_0 * input_0
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ list or tuple of numbers/Values is one argument holding many scalars (a model's 
 A `Value` or `Tensor` leaf that requires a gradient is used *itself* as the input node, so a
 function that closes over it (a model calling its own parameters) reads the argument; anything
 else gets a fresh leaf, as `value_and_grad` does.
+
+>>> recording = record(lambda x, ws: x * ws[0] + ws[1], (3.0, [2.0, 1.0]), None)
+>>> recording.root.data, [a.kind for a in recording.arguments]
+(7.0, ['scalar', 'list'])
 """
 
 from __future__ import annotations
