@@ -786,3 +786,133 @@ def test_nodes_are_named_as_the_drawing_and_the_trace_name_them() -> None:
     model = MLP(2, [2, 1], seed=0)
     compiled = compile(lambda ps, x: model(x), model.parameters(), [1.0, 2.0])
     assert "layers_0_neurons_1_w_0" in compiled.source  # nn's 'layers.0.neurons.1.w.0'
+
+
+# --------------------------------------------------------------------------------------------
+# Large and deep graphs, no_grad, threads
+# --------------------------------------------------------------------------------------------
+
+
+def test_long_sums_and_deep_chains_compile() -> None:
+    n = 3000  # one Value.sum of 3000 terms: more than Python's parser nests in one statement
+
+    def total(xs: list) -> Value:
+        return Value.sum([x * x for x in xs])
+
+    xs = [math.sin(i) for i in range(n)]
+    compiled = compile(total, xs)
+    value, (grads,) = compiled(xs)
+    ref_value, ref_grads = value_and_grad(lambda *v: total(list(v)), argnums=tuple(range(n)))(*xs)
+    assert value == ref_value and grads == list(ref_grads)
+
+    def chain(x: Value) -> Value:
+        for _ in range(1500):
+            x = (x * 1.0001 + 0.0001).tanh()
+        return x
+
+    compiled = compile(chain, 0.5)
+    assert_same(compiled(0.25), reference(chain, 0.25))
+
+
+def test_compiling_inside_no_grad_still_records() -> None:
+    with autodiff.no_grad():
+        compiled = compile(lambda x: x * x, 3.0)
+    assert compiled(4.0) == (16.0, (8.0,))
+
+
+def test_two_threads_compile_at_once() -> None:
+    import threading
+
+    results: dict[int, bool] = {}
+
+    def work(k: int) -> None:
+        rng = np.random.default_rng(k)
+        a, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
+
+        def f(x: Tensor, y: Tensor) -> Tensor:
+            return autodiff.where(x > y, x * k, y).sum() + (x * np.arange(3.0)).sum()
+
+        ok = True
+        for _ in range(20):
+            compiled = compile(f, a, b)
+            a2, b2 = rng.standard_normal((4, 3)), rng.standard_normal(3)
+            ok = ok and same_bits(compiled(a2, b2)[1][0], reference(f, a2, b2)[1][0])
+        results[k] = ok
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {2: True, 3: True}
+
+
+# --------------------------------------------------------------------------------------------
+# The expression printer: parentheses exactly where Python needs them, exact folds only
+# --------------------------------------------------------------------------------------------
+
+from autodiff.compiler.expr import Expr, binary, render  # noqa: E402
+
+OPERATORS = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "**": lambda a, b: a**b,
+}
+
+
+@st.composite
+def trees(draw: st.DrawFn, depth: int = 4) -> tuple[Expr, Callable]:
+    """A random expression and a function computing it directly from a dict of values."""
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        if draw(st.booleans()):
+            name = draw(st.sampled_from("abc"))
+            return Expr.name(name), lambda env: env[name]
+        number = draw(st.sampled_from([2.0, -3.0, 0.5, -1.5]))
+        return Expr.const(number), lambda env: number
+    kind = draw(st.sampled_from(["binary", "binary", "neg", "select"]))
+    if kind == "neg":
+        e, f = draw(trees(depth - 1))
+        return Expr("neg", (e,), None), lambda env: -f(env)
+    if kind == "select":
+        (c, fc), (a, fa), (b, fb) = (draw(trees(depth - 1)) for _ in range(3))
+        cond = Expr("binary", (">", c, Expr.const(0.0)), None)
+        return cond.select(a, b), lambda env: fa(env) if fc(env) > 0 else fb(env)
+    op = draw(st.sampled_from(sorted(OPERATORS)))
+    (a, fa), (b, fb) = draw(trees(depth - 1)), draw(trees(depth - 1))
+    if op == "**":  # a small integer exponent keeps results real
+        k = draw(st.sampled_from([2.0, 3.0, -1.0]))
+        b, fb = Expr.const(k), (lambda env, k=k: k)
+    return Expr("binary", (op, a, b), None), lambda env: OPERATORS[op](fa(env), fb(env))
+
+
+@given(trees(), floats(-3, 3), floats(-3, 3), floats(-3, 3))
+def test_printed_expressions_compute_what_their_trees_compute(tree: tuple, a, b, c) -> None:
+    expr, direct = tree
+    env = {"a": a, "b": b, "c": c, "power": lambda x, y: x**y}
+    try:
+        expected = direct(env)
+    except (ZeroDivisionError, OverflowError):
+        return
+    assume(not isinstance(expected, complex))
+    for flavour in ("python", "numpy"):
+        text = render(expr, flavour)
+        if flavour == "numpy":
+            if "np.where" in text:
+                continue  # numpy's where evaluates both sides: not comparable on floats
+            text = text.replace("np.", "")
+        assert same_bits(eval(text, env), expected), text  # noqa: S307
+
+
+def test_only_exact_folds_are_made() -> None:
+    x = Expr.name("x", np.array([1.0, -0.0]))
+    mask = Expr.name("m", np.array([True, False]))
+    assert binary("*", x, 1.0) is x and binary("/", x, 1) is x and binary("-", x, 0.0) is x
+    assert render(binary("*", x, -1.0)) == "-x"
+    assert render(binary("+", x, 0.0)) == "x + 0.0"  # -0.0 + 0.0 is 0.0: not x
+    assert render(binary("*", 0.0, x)) == "0.0 * x"  # 0 * inf is nan: not 0
+    assert render(binary("*", mask, 1.0)) == "m * 1.0"  # a float, not the boolean mask
+    f32 = Expr.name("h", np.ones(2, np.float32))
+    assert render(binary("*", f32, Expr.const(np.float64(2.0)))) == "h * np.float64(2.0)"
+    assert render(binary("*", x, Expr.const(np.float64(2.0)))) == "x * 2.0"

@@ -616,6 +616,16 @@ def render(e: Expr, flavour: str = "numpy", names: dict | None = None) -> str:
         if op == "**" and flavour == "python":  # plain floats: inf, not OverflowError
             return f"power({render(a, flavour, names)}, {render(b, flavour, names)})"
         level = BINARY[op][0]
+        if level in (SUM, PRODUCT):  # a long chain a + b + c + ...: its left spine, no recursion
+            tail = []
+            while True:
+                tail.append(f" {op} {_operand(b, flavour, names, level, right=True, op=op)}")
+                nested = a.kind == "binary" and (names is None or id(a) not in names)
+                if not nested or BINARY[a.parts[0]][0] != level:
+                    break
+                op, a, b = a.parts
+            head = _operand(a, flavour, names, level, right=False, op=op)
+            return head + "".join(reversed(tail))
         left = _operand(a, flavour, names, level, right=False, op=op)
         right = _operand(b, flavour, names, level, right=True, op=op)
         return f"{left} {op} {right}"

@@ -42,6 +42,7 @@ from autodiff.compiler.program import Namer, Program, Statement
 WIDTH = 99  # the longest line written (ruff's limit is 100)
 INDENT = "    "
 INLINE_ARRAY_SIZE = 16  # constant arrays up to this size are written into the module
+MAX_CHAIN = 64  # the most operators one statement chains (a + b + ...)
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,6 +189,17 @@ class Writer:
         self.lines.append(INDENT + text)
 
     def assign(self, target: str, expr: Expr, comment: str = "", accumulate: bool = False) -> None:
+        chain = _chain(expr, self.flavour, {})
+        if not accumulate and chain is not None and len(chain[1]) > MAX_CHAIN:
+            # a sum of thousands of terms would be too deep for Python's parser: continue it
+            # in further statements, adding in the same order (so the same bits)
+            first, rest = chain
+            for start in range(0, len(rest), MAX_CHAIN):
+                total = first if start == 0 else Expr.name(target)
+                for op, operand in rest[start : start + MAX_CHAIN]:
+                    total = Expr("binary", (op, total, operand), None)
+                self.assign(target, total, comment if start == 0 else "")
+            return
         names: dict[int, str] = {}
         for shared in shared_subexpressions(expr):
             temp = self.namer.take("t")
