@@ -230,6 +230,8 @@ TENSOR_KINKS = {
     "maximum": lambda x, y: (autodiff.maximum(x, y) + autodiff.minimum(x, 0.0)).sum(),
     "max over an axis": lambda x, y: (x.max(axis=0) * y).sum() + x.min(),
     "where on a comparison": lambda x, y: autodiff.where(x > y, x * x, y).sum(),
+    # the mask's operand x * 2 - y is on no path to the output: it is computed for the mask
+    "where on a computed mask": lambda x, y: autodiff.where((x * 2 - y) > 0, x, y).sum(),
 }
 
 

@@ -340,8 +340,7 @@ class _Builder:
             for k, node in enumerate(argument.nodes):
                 leaves[id(node)] = (argument, k)
         with collecting(self.arrays):
-            order = self._order(root)
-            index = {id(node): i for i, node in enumerate(order)}
+            order, index = self._order(root)
             self._name_arguments(rec.arguments)
             depends, grad_depends = self._dependence(order, leaves, rec)
             forward = self._forward(order, index, depends, leaves)
@@ -361,12 +360,14 @@ class _Builder:
             read=self.read,
         )
 
-    def _order(self, root: Any) -> list:
-        """Topological order (as draw and trace number nodes), with the operands of recorded
-        comparisons that a `where` mask came from placed before it when not already in."""
+    def _order(self, root: Any) -> tuple[list, dict]:
+        """Topological order and each node's number in it (as draw and trace number nodes),
+        with the operands of recorded comparisons that a `where` mask came from placed before
+        it when not already in (numbered after the drawing's nodes)."""
         order = topological_order(root)
+        index = {id(node): i for i, node in enumerate(order)}
         if not self.tensor or not self.comparisons:
-            return order
+            return order, index
         present = {id(n) for n in order}
         extra: list = []
         for node in order:
@@ -378,14 +379,13 @@ class _Builder:
                             if id(m) not in present:
                                 present.add(id(m))
                                 extra.append((node, m))
-        if not extra:
-            return order
-        # numbered after the drawing's nodes, placed just before the where that needs them
+        for _, m in extra:
+            index[id(m)] = len(index)
         result = []
-        for node in order:
+        for node in order:  # each placed just before the where that needs it
             result += [m for where, m in extra if where is node]
             result.append(node)
-        return result
+        return result, index
 
     def _name_arguments(self, arguments: list[Argument]) -> None:
         for argument in arguments:
@@ -494,9 +494,9 @@ class _Builder:
         statements: list[Statement] = []
         for node in reversed(order):
             prev = node._prev
-            if not prev or id(node) not in grad_depends:
-                continue
-            g = gradient[id(node)]
+            g = gradient.get(id(node))
+            if not prev or g is None or id(node) not in grad_depends:
+                continue  # a leaf, a constant, or a mask's operand (no path to the output)
             ins = [self.exprs[id(p)] for p in prev]
             out = self.exprs[id(node)]
             contributions = (

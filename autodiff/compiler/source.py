@@ -226,6 +226,7 @@ class Writer:
 
 
 def _names_in(e: Expr) -> set[str]:
+    """The variables `e` reads."""
     found: set[str] = set()
     stack = [e]
     seen: set[int] = set()
@@ -266,7 +267,11 @@ def function_source(program: Program, flavour: str, batched: tuple | None = None
     for argument, is_batched in zip(arguments, batched or [False] * len(arguments)):
         if argument.kind == "list":
             source = f"{argument.name}.T" if is_batched else argument.name
-            writer.lines += sequence("", argument.element_names, f" = {source}", 1, "()")
+            plain = f"{INDENT}{', '.join(argument.element_names)} = {source}"
+            if len(plain) <= WIDTH:
+                writer.lines.append(plain)
+            else:
+                writer.lines += sequence("", argument.element_names, f" = {source}", 1, "()")
 
     writer.comment("forward: one line per node (v<n> is the node #<n> of draw and trace)")
     for st in program.forward:
@@ -274,7 +279,6 @@ def function_source(program: Program, flavour: str, batched: tuple | None = None
         if batched is not None and _names_in(st.expr) & batched_names:
             batched_names.add(st.target)
 
-    root = rec.root
     value_name = program.value.parts[0]
     root_batched = value_name in batched_names
     writer.comment("backward: one line per edge, from the output back to the inputs;")
@@ -295,7 +299,6 @@ def function_source(program: Program, flavour: str, batched: tuple | None = None
 
     value = _value_text(program, batched, root_batched, mean)
     grads = _gradients(program, writer, batched_names, batched)
-    del root
     if rec.as_tuple:
         writer.lines += sequence(f"return {value}, ", grads, "", 1)
     else:
@@ -346,7 +349,7 @@ def _gradients(program: Program, writer: Writer, batched_names: set, batched: tu
         grads = [program.gradients[id(node)] for node in argument.nodes]
         if argument.kind == "list":
             texts = [g.parts[0] if g is not None else _zero(is_batched) for g in grads]
-            target = writer.namer.take("g_" + argument.name)
+            target = "g_" + argument.name  # kept free for it by the namer
             if batched is None:
                 writer.lines += sequence(f"{target} = ", texts, "", 1, "[]")
             elif is_batched:
