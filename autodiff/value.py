@@ -35,16 +35,18 @@ from autodiff.graph import backpropagate, backpropagate_numeric, grad_mode
 
 
 def _log(x: Any) -> Any:
-    return x.log() if isinstance(x, Value) else math.log(x)
+    # numbers: math.log; Values and the expressions autodiff.compile runs rules on: .log()
+    return math.log(x) if isinstance(x, (int, float)) else x.log()
 
 
 def _select(condition: Any, if_true: Any, if_false: Any) -> Any:
     """`if_true` where `condition` holds, else `if_false`, without branching on symbolic
     operands: a comparison of numbers or Values is a bool; one of the expressions
     `autodiff.compile` runs the rules on builds a conditional expression instead."""
-    if condition is True or condition is False:
+    select = getattr(condition, "select", None)
+    if select is None:  # a plain truth value
         return if_true if condition else if_false
-    return condition.select(if_true, if_false)
+    return select(if_true, if_false)
 
 
 def _add_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:

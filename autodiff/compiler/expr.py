@@ -265,6 +265,10 @@ class Expr:
             return self  # astype(..., copy=False) to the same dtype returns the array itself
         return method(self, "astype", (dtype,), {} if copy else {"copy": False})
 
+    def log(self) -> Expr:
+        """log(self): what a scalar rule's ``_log`` asks of its operand."""
+        return call("log", (self,), {})
+
     def copy(self) -> Expr:
         return method(self, "copy", ())
 

@@ -47,7 +47,7 @@ from autodiff.value import PARTIAL_RULES
 # Names generated code uses for its own purposes; no variable may take them.
 RESERVED = frozenset(
     ["np", "math", "os", "n", "exp", "power", "sigmoid", "mse_loss", "cross_entropy",
-     "logsumexp", "float", "len", "range"]
+     "logsumexp", "scatter", "scatter_add", "float", "len", "range", "_arrays"]
 )  # fmt: skip
 
 
@@ -286,6 +286,7 @@ class _Builder:
         self.rec = recording
         self.tensor = recording.tensor
         self.namer = Namer()
+        recording.name = self.namer.take(recording.name)  # the function's name is its own
         self.names: dict[int, str] = {}
         self.exprs: dict[int, Expr] = {}
         self.arrays = ConstantArrays(lambda: self.namer.take("c"))
@@ -294,6 +295,7 @@ class _Builder:
         self.comparisons = {id(mask): (mask, op, a, b) for mask, op, a, b in recording.comparisons}
         self.scalar_constants: dict[str, float] = {}
         self.ones: dict[str, np.ndarray] = {}
+        self.ones_names: dict[tuple, str] = {}
         self.read: set[int] = set()  # ids of arrays read through an op's constants
 
     # --- names and expressions of nodes ------------------------------------------------
@@ -575,7 +577,10 @@ class _Builder:
             and shape[0] == grad.shape[1]
         ):
             n, dtype = grad.shape[0], grad.value.dtype
-            name = f"ones{n}" + ("" if dtype == np.float64 else f"_{dtype.name}")
+            name = self.ones_names.get((n, dtype))
+            if name is None:
+                wanted = f"ones{n}" + ("" if dtype == np.float64 else f"_{dtype.name}")
+                name = self.ones_names[(n, dtype)] = self.namer.take(wanted)
             ones = _ones_vector(n, dtype)
             self.ones[name] = ones
             return binary("@", Expr.name(name, ones), grad)  # sums the rows
