@@ -7,7 +7,8 @@
     micrograd 0.1.0 and this engine run `demo.moons_step` (forward every point, backward, update);
     the compiled step traces the per-sample hinge loss once, evaluates it for all 100 points at
     once (`CompiledFunction.batched`, averaged), adds the L2 term's value and gradient, and
-    takes the SGD step on the parameter vector. With the garbage collector on, as users run it,
+    takes the SGD step on the parameter vector (the define-by-run steps also count the correct
+    predictions, which takes microseconds). With the garbage collector on, as users run it,
     each timing includes collecting the garbage the step left (as benchmarks/bench_scalar.py).
     Also: what compiling costs, in define-by-run steps.
 (b) a float32 2-16-16-1 MLP (relu), batch 100, mean squared error, one SGD step: the compiled

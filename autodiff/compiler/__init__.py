@@ -25,6 +25,11 @@ with arguments of another kind, number or shape are refused with an error.
 
 A scalar graph traced on one sample can be evaluated for a whole batch at once with numpy
 (`CompiledFunction.batched`); ``.save(path)`` writes a module that needs numpy alone.
+
+The package, in the order a compilation goes through it: `trace` records `f` on leaves made
+from the arguments; `program` turns the graph into statements, running each op's rule on the
+symbolic operands of `expr`; `source` prints them (with the small functions of `helpers`) as a
+module; `function` runs that module behind the argument guard, and saves it.
 """
 
 from __future__ import annotations
