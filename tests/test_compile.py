@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import autodiff
 from autodiff import Tensor, Value, compile, value_and_grad
 from autodiff.compiler import CompileWarning
+from autodiff.compiler.expr import Expr, binary, render
 from autodiff.errors import DomainError
 from autodiff.testing import arrays, broadcastable_shapes, floats, matmul_shapes
 from demo import moons_data
@@ -857,8 +858,6 @@ def test_two_threads_compile_at_once() -> None:
 # --------------------------------------------------------------------------------------------
 # The expression printer: parentheses exactly where Python needs them, exact folds only
 # --------------------------------------------------------------------------------------------
-
-from autodiff.compiler.expr import Expr, binary, render  # noqa: E402
 
 OPERATORS = {
     "+": lambda a, b: a + b,
