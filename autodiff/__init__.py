@@ -12,6 +12,7 @@ back to its inputs in reverse topological order.
 """
 
 from autodiff.chain_rule import ChainRuleTrace, TraceStep, trace
+from autodiff.compiler import compile
 from autodiff.drawing import GraphDrawing, GraphvizNotFoundWarning, draw
 from autodiff.errors import DivisionByZeroError, DomainError
 from autodiff.function import Function
@@ -50,6 +51,7 @@ __all__ = [
     "arange",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "compile",
     "concatenate",
     "cross_entropy",
     "l1_loss",

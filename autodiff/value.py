@@ -35,7 +35,18 @@ from autodiff.graph import backpropagate, backpropagate_numeric, grad_mode
 
 
 def _log(x: Any) -> Any:
-    return x.log() if isinstance(x, Value) else math.log(x)
+    # numbers: math.log; Values and the expressions autodiff.compile runs rules on: .log()
+    return math.log(x) if isinstance(x, (int, float)) else x.log()
+
+
+def _select(condition: Any, if_true: Any, if_false: Any) -> Any:
+    """`if_true` where `condition` holds, else `if_false`, without branching on symbolic
+    operands: a comparison of numbers or Values is a bool; one of the expressions
+    `autodiff.compile` runs the rules on builds a conditional expression instead."""
+    select = getattr(condition, "select", None)
+    if select is None:  # a plain truth value
+        return if_true if condition else if_false
+    return select(if_true, if_false)
 
 
 def _pow(x: Any, exponent: Any) -> Any:
@@ -126,12 +137,12 @@ def _sigmoid_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
 
 def _relu_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
     """d relu(a)/da = 0 if a <= 0 else 1 (1 at nan, as PyTorch)"""
-    return (0.0 if inputs[0] <= 0 else 1.0,)
+    return (_select(inputs[0] <= 0, 0.0, 1.0),)
 
 
 def _leaky_relu_partials(inputs: Sequence, out: Any, ctx: float) -> tuple:
     """d leaky_relu(a)/da = 1 if a > 0 else slope"""
-    return (1.0 if inputs[0] > 0 else ctx,)
+    return (_select(inputs[0] > 0, 1.0, ctx),)
 
 
 def _dot_partials(inputs: Sequence, out: Any, ctx: int) -> tuple:

@@ -7,6 +7,7 @@ it runs on ndarrays and, for ``create_graph=True``, on Tensors.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -310,12 +311,11 @@ def clip_grad(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
     """d clip(x, low, high)/dx = 1 where low <= x <= high, else 0"""
     x = _raw(inputs[0])
     low, high = ctx
-    inside = np.ones(x.shape, dtype=bool)
-    if low is not None:
-        inside &= x >= low
-    if high is not None:
-        inside &= x <= high
-    return g * inside
+    if low is None:
+        return g * (x <= high)
+    if high is None:
+        return g * (x >= low)
+    return g * ((x >= low) & (x <= high))
 
 
 # --------------------------------------------------------------------------------------------
@@ -417,15 +417,30 @@ def where_grad_b(g: Any, inputs: tuple, out: Any, ctx: np.ndarray) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
+class _Comparisons(threading.local):
+    """Comparisons made while `autodiff.compile` traces a function (``log`` is None
+    otherwise): each boolean result with its operands, so that a `where` whose mask came from
+    one is recomputed from its operands in the compiled code instead of frozen."""
+
+    log: list | None = None
+
+
+COMPARISONS = _Comparisons()
+
+
 def _compare(op: str, ufunc: Any) -> Any:
     def compare(a: Tensor, b: Any) -> Tensor:
         other = b.data if isinstance(b, Tensor) else b
         try:
-            return _constant(ufunc(a.data, other))
+            result = _constant(ufunc(a.data, other))
         except ValueError:
             raise ValueError(
                 f"{op}: shapes {a.data.shape} and {np.shape(other)} do not broadcast"
             ) from None
+        log = COMPARISONS.log
+        if log is not None:
+            log.append((result.data, op, a, b))
+        return result
 
     compare.__name__ = ufunc.__name__
     compare.__doc__ = f"a {op} b elementwise, as a boolean tensor with no gradient."

@@ -221,6 +221,8 @@ def scatter_add(g: Any, shape: tuple, index: Any) -> Any:
     """Zeros of `shape` with `g` added at ``[index]`` (repeats accumulate): getitem's adjoint."""
     if isinstance(g, Tensor):
         return _make(_scatter_add_array(g.data, shape, index), (g,), "scatter_add", index)
+    if hasattr(g, "scatter_add"):  # a symbolic operand (autodiff.compile) writes the call out
+        return g.scatter_add(shape, index, _may_repeat(index))
     return _scatter_add_array(g, shape, index)
 
 
