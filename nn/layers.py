@@ -84,8 +84,7 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         try:
-            # autodiff.linear computes x @ W + b with W shaped (in, out): hand it weight.T.
-            return linear(x, self.weight.T, self.bias)
+            return linear(x, self.weight, self.bias)  # x @ weight.T + bias, one node
         except ValueError:
             shape = np.shape(x.data if isinstance(x, Tensor) else x)
             raise ValueError(
