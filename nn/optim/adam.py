@@ -73,8 +73,8 @@ class Adam(Optimizer):
         betas = group["betas"]
         if not isinstance(betas, tuple) or len(betas) != 2:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        check_number(name, "beta parameter at index 0", betas[0], high=1.0)
-        check_number(name, "beta parameter at index 1", betas[1], high=1.0)
+        check_number(name, "betas[0]", betas[0], high=1.0)
+        check_number(name, "betas[1]", betas[1], high=1.0)
         check_number(name, "weight_decay", group["weight_decay"])
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:

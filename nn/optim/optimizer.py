@@ -27,6 +27,10 @@ import numpy as np
 from autodiff import Tensor, Value
 
 _ndarray = np.ndarray
+_SET_MESSAGE = (
+    "{name}: parameters must be in an ordered collection (a list), not a set: the order of a "
+    "set changes between runs, and state_dict relies on it"
+)
 
 
 def check_number(owner: str, name: str, value: Any, low: float = 0.0, high: float | None = None):
@@ -70,6 +74,8 @@ class Optimizer:
                 f"{self._name}: params must be an iterable of parameters or of group dicts, "
                 f"got {_describe(params)}"
             )
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(_SET_MESSAGE.format(name=self._name))
         groups = list(params)
         if not groups:
             raise ValueError(f"{self._name}: got an empty parameter list")
@@ -108,10 +114,7 @@ class Optimizer:
         if isinstance(params, (Tensor, Value)):
             params = [params]
         elif isinstance(params, (set, frozenset)):
-            raise TypeError(
-                f"{name}: parameters must be in an ordered collection (a list), not a set: the "
-                "order of a set changes between runs, and state_dict relies on it"
-            )
+            raise TypeError(_SET_MESSAGE.format(name=name))
         params = list(params)
         if params and all(isinstance(p, tuple) for p in params):  # (name, parameter) pairs
             group["param_names"] = [n for n, _ in params]
