@@ -219,15 +219,21 @@ def test_stratified_splits_keep_each_class_share(counts, test_size, seed):
     n = len(y)
     n_test = int(np.ceil(test_size * n))
     if min(n_test, n - n_test) < len(counts):
-        with pytest.raises(ValueError, match="cannot each hold all"):
+        with pytest.raises(ValueError, match="cannot each hold all|do not fit"):
             train_test_split(y, test_size=test_size, seed=seed, stratify=y)
         return
     y_train, y_test = train_test_split(y, test_size=test_size, seed=seed, stratify=y)
     assert len(y_test) == n_test and len(y_train) == n - n_test
     assert sorted(np.concatenate([y_train, y_test]).tolist()) == sorted(y.tolist())
     share = np.array(counts) * n_test / n
-    # each class within one sample of its exact share (largest remainders)
-    assert np.all(np.abs(np.bincount(y_test, minlength=len(counts)) - share) < 1)
+    got = np.bincount(y_test, minlength=len(counts))
+    # each class gets its exact share rounded down or up, and the samples left over go to the
+    # largest remainders: no class rounded up has a smaller remainder than one rounded down
+    assert np.all((got == np.floor(share)) | (got == np.ceil(share)))
+    remainder = share - np.floor(share)
+    up = got > np.floor(share)
+    if up.any() and (~up).any():
+        assert remainder[up].min() >= remainder[~up].max() - 1e-12
 
 
 def test_stratified_proportions_on_unbalanced_classes():
@@ -236,6 +242,10 @@ def test_stratified_proportions_on_unbalanced_classes():
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, seed=0, stratify=y)
     assert np.bincount(y_test).tolist() == [18, 2] and np.bincount(y_train).tolist() == [72, 8]
     np.testing.assert_array_equal(y[X_test], y_test)
+    # shares 3.5, 0.75, 0.75 of 5 test samples: the two left over go to the 0.75s
+    y = np.array([0] * 14 + [1] * 3 + [2] * 3)
+    assert np.bincount(train_test_split(y, test_size=5, seed=0, stratify=y)[1]).tolist() == [
+        3, 1, 1]  # fmt: skip
 
 
 @pytest.mark.parametrize(
