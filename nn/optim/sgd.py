@@ -99,8 +99,8 @@ class SGD(Optimizer):
                     else:
                         _sgd_value(p, g, state, lr, momentum, dampening, decay, nesterov,
                                    maximize)  # fmt: skip
-                elif plain:
-                    p.data -= lr * as_array(g)
+                elif plain:  # the common case, kept as lean as a hand-written loop
+                    p.data -= lr * (g if type(g) is _ndarray else as_array(g))
                 else:
                     _sgd_array(p, as_array(g), state, lr, momentum, dampening, decay, nesterov,
                                maximize)  # fmt: skip
