@@ -436,6 +436,14 @@ def test_named_parameters_give_param_names():
         optimizer.add_param_group({"params": [Value(0.0)]})
 
 
+def test_repr_lists_each_groups_hyper_parameters_as_pytorch():
+    optimizer = SGD([Value(1.0)], lr=0.1, momentum=0.9)
+    assert repr(optimizer).splitlines() == [
+        "SGD (", "Parameter Group 0", "    dampening: 0.0", "    lr: 0.1", "    maximize: False",
+        "    momentum: 0.9", "    nesterov: False", "    weight_decay: 0.0", ")",
+    ]  # fmt: skip
+
+
 def test_the_lr_attribute_reads_the_first_group_and_sets_every_group():
     optimizer = SGD([{"params": [Value(1.0)]}, {"params": [Value(1.0)], "lr": 0.5}], lr=0.1)
     assert optimizer.lr == 0.1

@@ -149,6 +149,13 @@ class Optimizer:
         self._check_group(group)
         self.param_groups.append(group)
 
+    def __repr__(self) -> str:
+        lines = [f"{self._name} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines + [")"])
+
     @property
     def lr(self) -> Any:
         """The learning rate of the first group; setting it sets every group's."""
