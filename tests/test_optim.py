@@ -414,6 +414,7 @@ def test_add_param_group_and_its_errors():
     assert optimizer.param_groups[1]["params"] == [b]
     assert optimizer.param_groups[1]["betas"] == (0.5, 0.6)
     assert optimizer.param_groups[1]["lr"] == 0.1
+    assert Adam([c], betas=[0.5, 0.6]).param_groups[0]["betas"] == (0.5, 0.6)  # as PyTorch
     with pytest.raises(ValueError, match="more than one parameter group"):
         optimizer.add_param_group({"params": [c, a]})
     with pytest.raises(ValueError, match="same parameter twice"):

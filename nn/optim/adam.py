@@ -56,7 +56,7 @@ class Adam(Optimizer):
     ) -> None:
         defaults = {
             "lr": lr,
-            "betas": tuple(betas) if isinstance(betas, list) else betas,
+            "betas": betas,
             "eps": eps,
             "weight_decay": weight_decay,
             "amsgrad": amsgrad,
@@ -71,6 +71,8 @@ class Adam(Optimizer):
         check_number(name, "learning rate", group["lr"])
         check_number(name, "epsilon", group["eps"])
         betas = group["betas"]
+        if isinstance(betas, list):  # e.g. from a state dict saved as JSON
+            betas = group["betas"] = tuple(betas)
         if not isinstance(betas, tuple) or len(betas) != 2:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
         check_number(name, "betas[0]", betas[0], high=1.0)

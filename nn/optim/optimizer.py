@@ -33,7 +33,9 @@ _SET_MESSAGE = (
 )
 
 
-def check_number(owner: str, name: str, value: Any, low: float = 0.0, high: float | None = None):
+def check_number(
+    owner: str, name: str, value: Any, low: float = 0.0, high: float | None = None
+) -> None:
     """A ValueError unless ``low <= value`` (and ``value < high``); NaN is never valid."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{owner}: {name} must be a real number, got {value!r}")
@@ -249,8 +251,6 @@ class Optimizer:
                     "(was it saved from another kind of optimizer?)"
                 )
             new = {key: _copy(v) for key, v in saved.items() if key != "params"}
-            if isinstance(new.get("betas"), list):  # a serialiser may turn tuples into lists
-                new["betas"] = tuple(new["betas"])
             new["params"] = group["params"]
             self._check_group(new)
             groups.append(new)
