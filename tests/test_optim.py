@@ -33,6 +33,16 @@ def sgd_reference(p, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, n
     return out
 
 
+def lerp(start, end, weight):
+    """torch.lerp on floats: start + weight * (end - start), in the form exact at its end.
+
+    (beta1 * m + (1 - beta1) * g rounds differently; when the second moment is ~0 the step
+    magnifies that difference past 1e-12.)"""
+    if abs(weight) < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - weight)
+
+
 def adam_reference(p, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                    amsgrad=False, maximize=False, decoupled=False):  # fmt: skip
     """The parameter after each Adam (decoupled=False) or AdamW (True) step."""
@@ -44,7 +54,7 @@ def adam_reference(p, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
             p = p - lr * weight_decay * p
         else:
             g = g + weight_decay * p
-        m = beta1 * m + (1 - beta1) * g
+        m = lerp(m, g, 1 - beta1)  # beta1 * m + (1 - beta1) * g, rounded as PyTorch does
         v = beta2 * v + (1 - beta2) * g * g
         v_max = max(v_max, v)
         m_hat = m / (1 - beta1**t)
@@ -217,6 +227,19 @@ def test_adam_second_step_by_hand():
     assert p.data == pytest.approx(expected, abs=1e-14)
     state = optimizer.state[p]
     assert (state["step"], state["exp_avg"], state["exp_avg_sq"]) == (2, 1.75, 2.4375)
+
+
+@pytest.mark.parametrize("beta1", [0.2, 0.8])  # both of torch.lerp's forms
+@pytest.mark.parametrize("kind", [Value, Tensor])
+def test_adam_first_moment_by_hand(beta1, kind):
+    # gradients 1 then 3: m = (1 - beta1) after step 1, beta1 (1 - beta1) + (1 - beta1) 3 after 2
+    p = Value(0.0) if kind is Value else Tensor([0.0], requires_grad=True)
+    optimizer = Adam([p], lr=0.1, betas=(beta1, 0.5))
+    expected = [1 - beta1, beta1 * (1 - beta1) + (1 - beta1) * 3]
+    for g, m in zip([1.0, 3.0], expected):
+        p.grad = g if kind is Value else np.array([g])
+        optimizer.step()
+        assert np.asarray(optimizer.state[p]["exp_avg"]) == pytest.approx(m, rel=1e-15)
 
 
 def test_adam_weight_decay_enters_the_moments_but_adamw_shrinks_the_parameter():

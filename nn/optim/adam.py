@@ -5,12 +5,15 @@ With gradient g of parameter p at step t = 1, 2, ... (g negated first when ``max
 
     p = p * (1 - lr * weight_decay)          AdamW (decoupled weight decay), or
     g = g + weight_decay * p                 Adam (L2 penalty in the gradient)
-    m = m + (1 - beta1) * (g - m)            first moment (torch's lerp form of beta1 m + ...)
+    m = beta1 * m + (1 - beta1) * g          first moment (*)
     v = beta2 * v + (1 - beta2) * g * g      second moment
     v_hat = max(v_hat, v)  if amsgrad  else  v
     p = p - lr / (1 - beta1**t) * m / (sqrt(v_hat) / sqrt(1 - beta2**t) + eps)
 
 The first step therefore moves every coordinate by about lr, whatever the gradient's scale.
+(*) computed as PyTorch does, ``torch.lerp(m, g, 1 - beta1)``: ``m + (1 - beta1) * (g - m)``
+for beta1 > 0.5, else ``g - (g - m) * beta1``, which stays exact as beta1 nears 0 (the other
+form would cancel there, and with a tiny second moment the step magnifies the error).
 
 >>> from autodiff import Value
 >>> from nn.optim import Adam
@@ -166,7 +169,11 @@ def _adam_array(p, g, s, lr, beta1, beta2, eps, decay, amsgrad, maximize, decoup
         else:
             g = g + decay * p.data
     m, v = s["exp_avg"], s["exp_avg_sq"]
-    m += (1 - beta1) * (g - m)
+    w = 1 - beta1
+    if w < 0.5:  # torch.lerp(m, g, w), (*) in the module's docstring
+        m += w * (g - m)
+    else:
+        m[...] = g - (g - m) * (1 - w)
     v *= beta2
     v += (1 - beta2) * g * g
     if amsgrad:
@@ -194,7 +201,8 @@ def _adam_value(p, g, s, lr, beta1, beta2, eps, decay, amsgrad, maximize, decoup
             p.data *= 1 - lr * decay
         else:
             g = g + decay * p.data
-    m = s["exp_avg"] = s["exp_avg"] + (1 - beta1) * (g - s["exp_avg"])
+    m, w = s["exp_avg"], 1 - beta1
+    m = s["exp_avg"] = m + w * (g - m) if w < 0.5 else g - (g - m) * (1 - w)
     v = s["exp_avg_sq"] = s["exp_avg_sq"] * beta2 + (1 - beta2) * g * g
     if amsgrad:
         top = s["max_exp_avg_sq"]
