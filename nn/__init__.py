@@ -6,7 +6,10 @@
   `Tanh`, `Softmax`, `LogSoftmax`, `Identity`, `Flatten`, `Dropout`, and `tensor_mlp`;
 - `init`: weight initialisers (``nn.init.kaiming_uniform_`` ...);
 - `save`/`load`/`load_state`, `save_checkpoint`/`load_checkpoint`: models and training
-  states in ``.npz`` files, written atomically, read without pickle.
+  states in ``.npz`` files, written atomically, read without pickle;
+- `losses`: the article's squared error, hinge loss, cross-entropy and friends;
+- `optim`: `SGD`, `Adam`, `AdamW` and learning-rate schedules (``nn.optim.lr_scheduler``);
+- `data`: `DataLoader`, `train_test_split`, toy data sets and the handwritten digits.
 
 >>> from nn import MLP
 >>> model = MLP(2, [16, 16, 1], seed=1)
@@ -14,7 +17,7 @@
 337
 """
 
-from nn import init
+from nn import data, init, losses, optim
 from nn.activations import (
     ACTIVATIONS,
     LeakyReLU,
@@ -25,7 +28,7 @@ from nn.activations import (
     Tanh,
     get_activation,
 )
-from nn.datasets import make_moons
+from nn.data.datasets import make_moons
 from nn.layers import Dropout, Flatten, Identity, Linear, Sequential, tensor_mlp
 from nn.module import IncompatibleKeys, Module
 from nn.scalar import MLP, Layer, Neuron
@@ -50,7 +53,10 @@ __all__ = [
     "Softmax",
     "Tanh",
     "get_activation",
+    "data",
     "init",
+    "losses",
+    "optim",
     "load",
     "load_checkpoint",
     "load_state",
