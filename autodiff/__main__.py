@@ -89,7 +89,8 @@ def _values(pairs: Sequence[str]) -> dict[str, float]:
     values: dict[str, float] = {}
     for pair in pairs:
         name, sep, number = pair.partition("=")
-        name, number = name.strip(), number.strip()
+        # names as Python (and the expression) read them: NFKC, so é is é however typed
+        name, number = unicodedata.normalize("NFKC", name.strip()), number.strip()
         if not sep or not name.isidentifier() or not number:
             raise ExpressionError(f"--at: expected NAME=NUMBER, got {pair!r}")
         try:

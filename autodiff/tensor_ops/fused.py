@@ -164,3 +164,12 @@ RULES = {
     "mse_loss": (_mse_grad_pred, _mse_grad_target),
     "cross_entropy": (_cross_entropy_grad,),
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS);
+# {n} is the number of input elements behind the one output.
+EDGE_FORMULAS = {
+    "linear": {"x": "{W}.T", "W": "{x}.T", "b": "1"},
+    "mse_loss": {"pred": "2·({pred} - {target})/{n}", "target": "-2·({pred} - {target})/{n}"},
+    "cross_entropy": {"logits": "(softmax({logits}) - target)/rows"},
+}
