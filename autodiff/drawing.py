@@ -68,6 +68,7 @@ GROUP_LEVELS = {"neuron": 4, "layer": 2}  # nn names: layers.<i>.neurons.<j>.w.<
 # A name where a value lives, as nn gives its parameters: dotted identifiers, no operators.
 DOTTED_NAME = re.compile(r"[^\W\d]\w*(?:\.\w+)+")
 AUTO_BOXES = 24  # the most boxes the default grouping draws: a screenful
+SCREEN = "20,11.25"  # inches: 1920 x 1080 pixels at 96 per inch, Graphviz's `size`
 # What Graphviz's dot can lay out in a few seconds, in the units of `layout_cost`. Measured on a
 # 2-core machine: about 2,000 lays out in 1-3 s, 3,000 in 3-7 s, 4,000 in 7-15 s, and the time
 # grows faster than the size (crossing minimisation and the placement of long edges).
@@ -690,11 +691,12 @@ def draw(
     notes = []
     everything = "group=None, max_nodes=None draws every value"
     if groups and auto:
-        other = "group='layer' draws fewer" if grouping == "neuron" else "group='neuron' more"
+        other = "layer' a box per layer" if grouping == "neuron" else "neuron' a box per neuron"
         notes.append(
-            f"grouped by {grouping} to fit a screen: {len(order):,} values in {dot.boxes} "
-            f"boxes ({other}; {everything})"
+            f"grouped by {grouping} to fit a screen ({len(order):,} values in {dot.boxes} "
+            f"boxes): group='{other}, {everything}"
         )
+        dot.attr(size=SCREEN)  # and scaled down, should it still be larger
     elif groups:
         grouped = len(groups)
         n_groups = sum(1 for u in units if isinstance(u, str))
@@ -715,7 +717,7 @@ def draw(
     if too_large:
         notes.append(too_large)
     dot.note = "; ".join(notes)
-    lines = ([dot.note] if dot.note else []) + ([LEGEND] if legend else [])
+    lines = notes + ([LEGEND] if legend else [])  # a line each: the picture stays narrow
     if lines:
         # "\l" ends a left-justified line
         label = "".join(dot_text(line, newline="\\l") + "\\l" for line in lines)
@@ -924,5 +926,5 @@ def _group_label(name: str, members: list) -> str:
         parts.append("...")
     if leaves:
         parts.append(f"{leaves} leaves")
-    summary = f"{len(members):,} values: {', '.join(dot_text(p) for p in parts)}"
-    return f"{dot_text(str(name))}\\n{summary}"
+    # three short lines, so that a group's box stays narrow
+    return f"{dot_text(str(name))}\\n{len(members):,} values\\n{dot_text(', '.join(parts))}"

@@ -262,7 +262,7 @@ def test_mlp_on_a_batch_node_budget_and_groups_are_fast_and_noted():
     assert len(layers.source) < 5_000
     # by default: grouped by layer (one box per neuron would be too many for a screen)
     assert default.grouping == "layer" and default.boxes == layers.boxes == 6
-    assert default.note.startswith("grouped by layer to fit a screen: 32,338 values in")
+    assert default.note.startswith("grouped by layer to fit a screen (32,338 values in 6 boxes)")
     assert "group=None, max_nodes=None draws every value" in default.note
     # 16 + 16 + 1 neurons, each one box; edges between boxes carry counts, not partials
     assert len(re.findall(r'label="layers\.\d\.neurons\.\d+\\n', neurons.source)) == 33
