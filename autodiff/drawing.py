@@ -178,7 +178,8 @@ class GraphDrawing(graphviz.Digraph):
     (or a message instead: the DOT source when ``dot`` is missing, how to draw less when the
     drawing is too large). ``note`` says what was collapsed (empty if nothing);
     ``shown``/``total`` count values, ``boxes`` the boxes drawn, ``ops`` the graph's ops;
-    ``layout_cost`` estimates dot's work (see `MAX_LAYOUT_COST`).
+    ``layout_cost`` estimates dot's work (see `MAX_LAYOUT_COST`); ``timeout`` is how long dot
+    may run when saving or displaying (60 s; None for no limit).
     """
 
     note: str = ""
@@ -188,6 +189,7 @@ class GraphDrawing(graphviz.Digraph):
     boxes: int = 0
     grouping: str = ""  # how the values were grouped: 'layer', 'neuron', ... or ''
     layout_cost: int = 0
+    timeout: float | None = DOT_TIMEOUT  # seconds dot may run (save, Jupyter); None: no limit
 
     def __repr__(self) -> str:
         what = f"<GraphDrawing of {self.total:,} values, {self.ops:,} ops"
@@ -210,10 +212,11 @@ class GraphDrawing(graphviz.Digraph):
             f"it as .gv, or pass force=True to save() to try anyway"
         )
 
-    def render_bytes(self, fmt: str, *, timeout: float | None = DOT_TIMEOUT,
+    def render_bytes(self, fmt: str, *, timeout: float | None = None,
                      force: bool = False) -> bytes:  # fmt: skip
-        """The drawing rendered by ``dot -T<fmt>``: at most `timeout` seconds, and refused
-        (`DrawingTooLargeError`) when it is too large, unless `force`.
+        """The drawing rendered by ``dot -T<fmt>``: at most `timeout` seconds (default: the
+        drawing's ``timeout``), and refused (`DrawingTooLargeError`) when it is too large,
+        unless `force`.
 
         Raises ``graphviz.ExecutableNotFound`` without Graphviz, RuntimeError if dot fails or
         runs out of time.
@@ -225,6 +228,7 @@ class GraphDrawing(graphviz.Digraph):
         if executable is None:
             raise graphviz.ExecutableNotFound(["dot", f"-T{fmt}"])
         command = [executable, f"-T{fmt}"]
+        timeout = self.timeout if timeout is None else timeout
         try:
             done = subprocess.run(
                 command, input=self.source.encode("utf-8"), capture_output=True, timeout=timeout
@@ -240,16 +244,17 @@ class GraphDrawing(graphviz.Digraph):
             raise RuntimeError(f"Graphviz's dot failed: {detail}")
         return done.stdout
 
-    def save(self, path: str | os.PathLike, *, timeout: float | None = DOT_TIMEOUT,
+    def save(self, path: str | os.PathLike, *, timeout: float | None = None,
              force: bool = False) -> Path:  # fmt: skip
         """Write the drawing to `path`; the suffix picks the format (.svg, .png, .pdf, .gv...).
 
         Returns the path written. Without Graphviz's ``dot`` program, writes the DOT source
         next to it as ``<name>.gv`` instead, warns (`GraphvizNotFoundWarning`) with how to
         install Graphviz, and returns the ``.gv`` path. ``dot`` is stopped after `timeout`
-        seconds (RuntimeError); a drawing too large to lay out in reasonable time is refused
-        (`DrawingTooLargeError`, a ValueError, saying how to draw less) unless `force`. The
-        ``.gv`` source is always written, whatever its size.
+        seconds (default: the drawing's ``timeout``, 60; RuntimeError); a drawing too large
+        to lay out in reasonable time is refused (`DrawingTooLargeError`, a ValueError, saying
+        how to draw less) unless `force`. The ``.gv`` source is always written, whatever its
+        size.
 
         >>> from autodiff import Value, draw
         >>> import tempfile, pathlib
@@ -745,11 +750,12 @@ def _partials_of(node: Any) -> tuple | None:
 
 
 def printable(text: str) -> str:
-    """`text` with what cannot be shown made visible: line breaks become newlines, other
-    control and invisible characters (and unpaired surrogates) their escapes, ``\\x01``.
+    r"""`text` with what cannot be shown made visible: line breaks become newlines, tabs and
+    other spaces a space, other control and invisible characters (and unpaired surrogates)
+    their escapes.
 
-    >>> printable("a\\tb\\r\\nc\\x00")
-    'a b\\nc\\\\x00'
+    >>> printable("a\tb\r\nc\x00")
+    'a b\nc\\x00'
     """
     if text.isprintable():  # the common case
         return text
@@ -766,15 +772,16 @@ def printable(text: str) -> str:
 
 
 def dot_text(text: str, newline: str = "\\n") -> str:
-    """`text` as a DOT label shows it literally: backslashes and quotes escaped, each line
-    break as `newline` (DOT's ``\\n`` centres a line, ``\\l`` left-justifies it). Pass the
+    r"""`text` as a DOT label shows it literally: backslashes, quotes and '&' escaped, each
+    line break as `newline` (DOT's ``\n`` centres a line, ``\l`` left-justifies it). Pass the
     result through ``graphviz.nohtml`` so that '<...>' is not read as an HTML label.
 
-    >>> print(dot_text('say "\\\\n"\\nend'))
-    say \\"\\\\n\\"\\nend
+    >>> print(dot_text('say "hi" & \\ bye\nnext'))
+    say \"hi\" &amp; \\ bye\nnext
     """
     text = printable(text).replace("\\", "\\\\").replace('"', '\\"')
-    return text.replace("\n", newline)
+    # Graphviz reads HTML entities in every label (&lt; shows '<'): escape '&' itself
+    return text.replace("&", "&amp;").replace("\n", newline)
 
 
 def record_text(text: str) -> str:
