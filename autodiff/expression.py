@@ -340,7 +340,7 @@ class _Parser:
             )
             if close:
                 message += f"; did you mean {close}?"
-            elif len(name) <= 2:  # x(1 + y): a variable, then a missing '*'
+            elif len(name) == 1 or name in self.first_use:  # x(1 + y): a variable, then '*'
                 message += f"; did you mean {name}*{self.group_text(i + 1)}?"
             raise self.error(offset, message)
         self.ops.append(("call", name, -1, offset, [0]))
