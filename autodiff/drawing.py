@@ -291,7 +291,7 @@ class GraphDrawing(graphviz.Digraph):
         _write_atomic(path, data)
         return path
 
-    def pipe(self, format: str | None = None, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
+    def pipe(self, format: str | None = None, *args: Any, **kwargs: Any) -> Any:
         """graphviz's ``pipe``, refused (`DrawingTooLargeError`) for a drawing too large to lay
         out in reasonable time; `save` and Jupyter's display also stop dot after a timeout."""
         problem = self.too_large()
@@ -354,11 +354,13 @@ def _group_key(group: Any) -> Callable[[Any], str | None] | None:
         return None
     if isinstance(group, str):
         if group not in GROUP_LEVELS:
-            raise ValueError(f"draw: group must be one of {sorted(GROUP_LEVELS)}, got {group!r}")
+            names = ["auto", *sorted(GROUP_LEVELS)]
+            raise ValueError(f"draw: group must be one of {names}, got {group!r}")
         group = GROUP_LEVELS[group]
     if isinstance(group, bool) or not (isinstance(group, int) or callable(group)):
         raise TypeError(
-            f"draw: group must be 'neuron', 'layer', an int or a callable, got {group!r}"
+            f"draw: group must be 'auto', 'neuron', 'layer', an int, a callable or None, got "
+            f"{group!r}"
         )
     if callable(group):
         return group
@@ -578,7 +580,11 @@ def draw(
     else:
         groups = _assign_groups(order, root, key) if key is not None else {}
         if groups:
-            grouping = group if isinstance(group, str) else "your groups"
+            grouping = (
+                group
+                if isinstance(group, str)
+                else ("your function" if callable(group) else f"the first {group} parts of names")
+            )
 
     def unit(node: Any) -> Any:
         return groups.get(node, node)

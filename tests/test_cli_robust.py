@@ -307,3 +307,13 @@ def test_marker_on_an_ascii_terminal():
 def test_excerpt_marks_the_end_of_the_text():
     assert excerpt("x +", 1, 4) == "  x +\n     ^"
     assert excerpt("a\x00b", 1, 3) == "  a\ufffdb\n    ^"  # unprintable characters take one column
+
+
+def test_the_command_modules_docstring_examples():
+    # tests/test_docs.py leaves __main__ out (importing it there would parse pytest's argv)
+    import doctest
+
+    import autodiff.__main__ as command
+
+    result = doctest.testmod(command)
+    assert result.attempted >= 2 and result.failed == 0
