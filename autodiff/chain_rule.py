@@ -18,6 +18,7 @@ its accumulated gradient is what ``backward()`` stores in ``.grad``.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -60,7 +61,13 @@ class TraceStep:
 
 
 class ChainRuleTrace:
-    """The steps of a backward pass from `root` (see `trace`): iterate, index, or print."""
+    """The steps of a backward pass from `root` (see `trace`): iterate, index, or print.
+
+    At the REPL it shows its table (the first `REPR_ROWS` steps; ``print`` shows them all), in
+    Jupyter an HTML table.
+    """
+
+    REPR_ROWS = 60
 
     def __init__(self, root: Any, seed: Any, steps: list[TraceStep], gradients: dict) -> None:
         self.root = root
@@ -81,11 +88,10 @@ class ChainRuleTrace:
         """Every step as a dict, for programs (json, pandas...)."""
         return [s.as_dict() for s in self.steps]
 
-    def table(self, steps: list[TraceStep] | None = None, digits: int = 4) -> str:
-        """The steps (default all) as an aligned text table, headed by the seed."""
-        rows = self.steps if steps is None else steps
-        header = ("step", "node", "<- from (op)", "upstream", "x local", "= product", "accum.")
-        body = [
+    HEADER = ("step", "node", "<- from (op)", "upstream", "x local", "= product", "accum.")
+
+    def _cells(self, rows: list[TraceStep], digits: int) -> list[tuple[str, ...]]:
+        return [
             (
                 str(s.step),
                 s.name,
@@ -97,6 +103,18 @@ class ChainRuleTrace:
             )
             for s in rows
         ]
+
+    def _title(self, digits: int) -> str:
+        return (
+            f"backward from {node_name(self.root)} (gradient {format_number(self.seed, digits)}):"
+            " upstream x local = product, summed into accum."
+        )
+
+    def table(self, steps: list[TraceStep] | None = None, digits: int = 4) -> str:
+        """The steps (default all) as an aligned text table, headed by the seed."""
+        rows = self.steps if steps is None else steps
+        header = self.HEADER
+        body = self._cells(rows, digits)
         widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
         right = {0, 3, 4, 5, 6}
 
@@ -106,17 +124,39 @@ class ChainRuleTrace:
             )
             return "  ".join(cells).rstrip()
 
-        title = (
-            f"backward from {node_name(self.root)} (gradient {format_number(self.seed, digits)}):"
-            " upstream x local = product, summed into accum."
-        )
-        return "\n".join([title, line(header), *(line(r) for r in body)])
+        return "\n".join([self._title(digits), line(header), *(line(r) for r in body)])
 
     def __str__(self) -> str:
         return self.table()
 
     def __repr__(self) -> str:
-        return f"<ChainRuleTrace of {len(self.steps)} steps from {node_name(self.root)}>"
+        """The table, as at the REPL; a long trace shows its first steps and how many more."""
+        if len(self.steps) <= self.REPR_ROWS:
+            return self.table()
+        more = len(self.steps) - self.REPR_ROWS
+        return (
+            self.table(self.steps[: self.REPR_ROWS])
+            + f"\n... {more:,} more steps ({len(self.steps):,} in all; print(...) shows them all)"
+        )
+
+    def _repr_html_(self) -> str:
+        """An HTML table for Jupyter (every text escaped), long traces cut as in the repr."""
+        rows = self.steps[: self.REPR_ROWS * 5]
+        right = ' style="text-align:right"'
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.HEADER)
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td{right if i in (0, 3, 4, 5, 6) else ''}>{html.escape(c)}</td>"
+                for i, c in enumerate(cells)
+            )
+            + "</tr>"
+            for cells in self._cells(rows, 4)
+        )
+        more = len(self.steps) - len(rows)
+        foot = f"<p>... {more:,} more steps</p>" if more else ""
+        title = html.escape(self._title(4))
+        return f"<p>{title}</p><table><tr>{head}</tr>{body}</table>{foot}"
 
 
 def trace(root: Any, seed: Any = None) -> ChainRuleTrace:

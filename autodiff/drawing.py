@@ -13,16 +13,27 @@ gradient of an input is the sum over its paths of the products of the partials a
 >>> 'label=4' in dot.source  # the edge x1 -> ** carries d(x1**2)/dx1 = 2 * x1 = 4
 True
 
-`draw` returns a `GraphDrawing` (a ``graphviz.Digraph``): Jupyter shows it inline as SVG, and
-``.save("graph.svg")`` writes svg/png/pdf with Graphviz's ``dot`` program (or the DOT source,
-with a warning saying how to install Graphviz, when ``dot`` is missing).
+`draw` returns a `GraphDrawing` (a ``graphviz.Digraph``): Jupyter shows it inline as SVG, the
+plain REPL says what it is and how to save it, and ``.save("graph.svg")`` writes svg/png/pdf
+with Graphviz's ``dot`` program (or the DOT source, with a warning saying how to install
+Graphviz, when ``dot`` is missing). A large graph is grouped or summarised by default, so that
+the picture fits a screen; a drawing too large for ``dot`` to lay out in seconds is refused with
+a message saying how to draw less, and ``dot`` itself runs under a timeout.
+
+Every label is escaped, whatever text it holds: users' labels and the op names of their
+`Function`s may contain quotes, braces, angle brackets, backslashes, newlines or any Unicode.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import shutil
+import subprocess
+import sys
+import unicodedata
 import warnings
 from collections import Counter, deque
 from pathlib import Path
@@ -54,6 +65,19 @@ INSTALL_HINT = (
     "graphviz; Windows and others: https://graphviz.org/download/)"
 )
 GROUP_LEVELS = {"neuron": 4, "layer": 2}  # nn names: layers.<i>.neurons.<j>.w.<k>
+# A name where a value lives, as nn gives its parameters: dotted identifiers, no operators.
+DOTTED_NAME = re.compile(r"[^\W\d]\w*(?:\.\w+)+")
+AUTO_BOXES = 24  # the most boxes the default grouping draws: a screenful
+SCREEN = "20,11.25"  # inches: 1920 x 1080 pixels at 96 per inch, Graphviz's `size`
+# What Graphviz's dot can lay out in a few seconds, in the units of `layout_cost`. Measured on a
+# 2-core machine: about 2,000 lays out in 1-3 s, 3,000 in 3-7 s, 4,000 in 7-15 s, and the time
+# grows faster than the size (crossing minimisation and the placement of long edges).
+MAX_LAYOUT_COST = 3_000
+DOT_TIMEOUT = 60.0  # seconds: dot is stopped after this, so nothing hangs
+
+
+class DrawingTooLargeError(ValueError):
+    """The drawing is too large for Graphviz to lay out in reasonable time (see `layout_cost`)."""
 
 
 class GraphvizNotFoundWarning(UserWarning):
@@ -129,7 +153,11 @@ def _is_tensor(node: Any) -> bool:
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file and a rename, so a failure midway never
     leaves a half-written file (and an existing one is replaced only when the new is complete)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tag = f".{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    # a file name may have 255 bytes: keep the temporary one under that whatever `path` is
+    room = 255 - 1 - len(tag.encode())
+    stem = path.name.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
+    tmp = path.with_name(f".{stem}{tag}")
     # os.open with a mode (not tempfile's 0600) so the file gets the usual umask permissions
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -145,21 +173,88 @@ def _write_atomic(path: Path, data: bytes) -> None:
 class GraphDrawing(graphviz.Digraph):
     """A `graphviz.Digraph` of a computation graph, from `draw`.
 
-    Adds `save` (atomic, format from the suffix, a clear warning without Graphviz) and shows
-    as inline SVG in Jupyter, or as its DOT source with a note when ``dot`` is missing.
-    ``note`` says what was collapsed (empty if nothing); ``shown``/``total`` count values.
+    Adds `save` (atomic, format from the suffix, a clear warning without Graphviz, a timeout
+    on ``dot``), a REPL repr saying what it is and how to save it, and inline SVG in Jupyter
+    (or a message instead: the DOT source when ``dot`` is missing, how to draw less when the
+    drawing is too large). ``note`` says what was collapsed (empty if nothing);
+    ``shown``/``total`` count values, ``boxes`` the boxes drawn, ``ops`` the graph's ops;
+    ``layout_cost`` estimates dot's work (see `MAX_LAYOUT_COST`); ``timeout`` is how long dot
+    may run when saving or displaying (60 s; None for no limit).
     """
 
     note: str = ""
     shown: int = 0
     total: int = 0
+    ops: int = 0
+    boxes: int = 0
+    grouping: str = ""  # how the values were grouped: 'layer', 'neuron', ... or ''
+    layout_cost: int = 0
+    timeout: float | None = DOT_TIMEOUT  # seconds dot may run (save, Jupyter); None: no limit
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def __repr__(self) -> str:
+        what = f"<GraphDrawing of {self.total:,} values, {self.ops:,} ops"
+        if self.shown < self.total or self.grouping:
+            how = f"grouped by {self.grouping}" if self.grouping else "the rest in one box"
+            what += f", drawn as {self.boxes:,} boxes ({how}; see .note)"
+        if self.layout_cost > MAX_LAYOUT_COST:
+            return what + ": too large for Graphviz to lay out quickly (see .note)>"
+        return what + ": .save('y.svg') writes svg/png/pdf/gv; in Jupyter it displays inline>"
+
+    def too_large(self) -> str:
+        """Why dot would take too long on this drawing and how to draw less, or ''."""
+        if self.layout_cost <= MAX_LAYOUT_COST:
+            return ""
+        return (
+            f"this drawing is too large for Graphviz's dot to lay out in reasonable time (about "
+            f"{self.layout_cost:,} units of layout work; it manages about {MAX_LAYOUT_COST:,} in "
+            f"a few seconds, and the time grows faster than the size): draw less with "
+            f"draw(..., group='layer') or group='neuron' (nn names), or max_nodes=100; or save "
+            f"it as .gv, or pass force=True to save() to try anyway"
+        )
+
+    def render_bytes(self, fmt: str, *, timeout: float | None = None,
+                     force: bool = False) -> bytes:  # fmt: skip
+        """The drawing rendered by ``dot -T<fmt>``: at most `timeout` seconds (default: the
+        drawing's ``timeout``), and refused (`DrawingTooLargeError`) when it is too large,
+        unless `force`.
+
+        Raises ``graphviz.ExecutableNotFound`` without Graphviz, RuntimeError if dot fails or
+        runs out of time.
+        """
+        problem = self.too_large()
+        if problem and not force:
+            raise DrawingTooLargeError(f"draw: {problem}")
+        executable = shutil.which("dot")
+        if executable is None:
+            raise graphviz.ExecutableNotFound(["dot", f"-T{fmt}"])
+        command = [executable, f"-T{fmt}"]
+        timeout = self.timeout if timeout is None else timeout
+        try:
+            done = subprocess.run(
+                command, input=self.source.encode("utf-8"), capture_output=True, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(
+                f"Graphviz's dot did not finish laying out {self.total:,} values within "
+                f"{timeout:g} s and was stopped; draw less with group='layer' or max_nodes=100"
+            ) from None
+        if done.returncode != 0:
+            lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            detail = lines[-1] if lines else f"exit status {done.returncode}"
+            raise RuntimeError(f"Graphviz's dot failed: {detail}")
+        return done.stdout
+
+    def save(self, path: str | os.PathLike, *, timeout: float | None = None,
+             force: bool = False) -> Path:  # fmt: skip
         """Write the drawing to `path`; the suffix picks the format (.svg, .png, .pdf, .gv...).
 
         Returns the path written. Without Graphviz's ``dot`` program, writes the DOT source
         next to it as ``<name>.gv`` instead, warns (`GraphvizNotFoundWarning`) with how to
-        install Graphviz, and returns the ``.gv`` path.
+        install Graphviz, and returns the ``.gv`` path. ``dot`` is stopped after `timeout`
+        seconds (default: the drawing's ``timeout``, 60; RuntimeError); a drawing too large
+        to lay out in reasonable time is refused (`DrawingTooLargeError`, a ValueError, saying
+        how to draw less) unless `force`. The ``.gv`` source is always written, whatever its
+        size.
 
         >>> from autodiff import Value, draw
         >>> import tempfile, pathlib
@@ -178,7 +273,7 @@ class GraphDrawing(graphviz.Digraph):
                 ".png, .pdf or .gv"
             )
         try:
-            data = self.pipe(format=fmt)
+            data = self.render_bytes(fmt, timeout=timeout, force=force)
         except graphviz.ExecutableNotFound:
             source = path.with_suffix(".gv")
             _write_atomic(source, self.source.encode("utf-8"))
@@ -191,18 +286,43 @@ class GraphDrawing(graphviz.Digraph):
                 stacklevel=2,
             )
             return source
-        except graphviz.CalledProcessError as error:
-            stderr = (error.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-            detail = stderr[-1] if stderr else f"exit status {error.returncode}"
-            raise RuntimeError(f"save: Graphviz's dot could not draw {path}: {detail}") from None
+        except RuntimeError as error:
+            raise RuntimeError(f"save: {error} (drawing {path})") from None
         _write_atomic(path, data)
         return path
 
+    def pipe(self, format: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        """graphviz's ``pipe``, refused (`DrawingTooLargeError`) for a drawing too large to lay
+        out in reasonable time; `save` and Jupyter's display also stop dot after a timeout."""
+        problem = self.too_large()
+        if problem:
+            raise DrawingTooLargeError(f"draw: {problem}")
+        return super().pipe(format, *args, **kwargs)
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        """graphviz's ``render``, refused (`DrawingTooLargeError`) when the drawing is too
+        large to lay out in reasonable time (see `save`, which also has a timeout)."""
+        problem = self.too_large()
+        if problem:
+            raise DrawingTooLargeError(f"draw: {problem}")
+        return super().render(*args, **kwargs)
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
+        # Jupyter: inline SVG (or PNG/JPEG if asked); a message where no picture can be made
+        wanted = set(include) if include is not None else {"image/svg+xml"}
+        wanted -= set(exclude or ())
+        formats = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpeg"}
         try:
-            return super()._repr_mimebundle_(include, exclude, **kwargs)
+            bundle: dict = {}
+            for mimetype, fmt in formats.items():
+                if mimetype in wanted:
+                    data = self.render_bytes(fmt)
+                    bundle[mimetype] = data.decode("utf-8") if fmt == "svg" else data
+            return bundle
         except graphviz.ExecutableNotFound:  # Jupyter without Graphviz: the source, not a trace
             return {"text/plain": f"(Graphviz's dot was not found: {INSTALL_HINT})\n{self.source}"}
+        except (DrawingTooLargeError, RuntimeError) as error:
+            return {"text/plain": f"{repr(self)}\n{error}"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,11 +337,15 @@ def _role(node: Any, root: Any, params: set) -> str:
         return "intermediate"
     if id(node) in params:
         return "parameter"
-    wants_grad = node.requires_grad if _is_tensor(node) else bool(node.label)
-    if not wants_grad:
+    if _is_tensor(node):
+        # a leaf that wants a gradient is what an optimizer updates, as nn's parameters
+        if node.requires_grad:
+            return "parameter"
+        return "input" if node.label else "constant"
+    if not node.label:
         return "constant"
     # nn names its parameters by where they live ("layers.0.neurons.3.w.1")
-    return "parameter" if node.label and "." in str(node.label) else "input"
+    return "parameter" if DOTTED_NAME.fullmatch(str(node.label)) else "input"
 
 
 def _group_key(group: Any) -> Callable[[Any], str | None] | None:
@@ -230,11 +354,13 @@ def _group_key(group: Any) -> Callable[[Any], str | None] | None:
         return None
     if isinstance(group, str):
         if group not in GROUP_LEVELS:
-            raise ValueError(f"draw: group must be one of {sorted(GROUP_LEVELS)}, got {group!r}")
+            names = ["auto", *sorted(GROUP_LEVELS)]
+            raise ValueError(f"draw: group must be one of {names}, got {group!r}")
         group = GROUP_LEVELS[group]
     if isinstance(group, bool) or not (isinstance(group, int) or callable(group)):
         raise TypeError(
-            f"draw: group must be 'neuron', 'layer', an int or a callable, got {group!r}"
+            f"draw: group must be 'auto', 'neuron', 'layer', an int, a callable or None, got "
+            f"{group!r}"
         )
     if callable(group):
         return group
@@ -242,7 +368,10 @@ def _group_key(group: Any) -> Callable[[Any], str | None] | None:
         raise ValueError(f"draw: group depth must be >= 1, got {group}")
 
     def by_prefix(node: Any) -> str | None:
-        parts = str(node.label).split(".") if node.label else ()
+        label = node.label
+        if not label or not DOTTED_NAME.fullmatch(str(label)):  # '1.5*x' is no place
+            return None
+        parts = str(label).split(".")
         return ".".join(parts[:group]) if len(parts) > group else None
 
     return by_prefix
@@ -308,6 +437,46 @@ def _assign_groups(order: list, root: Any, key: Callable[[Any], str | None]) -> 
     return groups
 
 
+def _auto_groups(order: list, root: Any, max_nodes: int | None) -> tuple[str, dict]:
+    """The default grouping: none for a graph of at most `max_nodes` values (or with no nn
+    names); else one box per neuron if that fits a screen (`AUTO_BOXES`), else per layer."""
+    if max_nodes is None or len(order) <= max_nodes:
+        return "", {}
+    if not any(n.label and DOTTED_NAME.fullmatch(str(n.label)) for n in order):
+        return "", {}
+    for level in ("neuron", "layer"):
+        groups = _assign_groups(order, root, _group_key(level))
+        boxes = len(set(groups.values())) + sum(1 for n in order if n not in groups)
+        if boxes <= AUTO_BOXES:
+            break
+    return level, groups
+
+
+def _layout_cost(nodes: list[str], edges: list[tuple[str, str]]) -> int:
+    """An estimate of dot's work: nodes + edges + 3 per rank a long edge crosses.
+
+    dot places each node on a rank and routes an edge through every rank between its ends (a
+    'virtual node' each); crossing minimisation and placement grow faster than linearly in all
+    of them. Ranks are taken as late as possible (dot pulls a value next to its consumer).
+    """
+    consumers: dict = {n: [] for n in nodes}
+    outgoing = Counter()
+    for src, dst in edges:
+        consumers.setdefault(dst, []).append(src)
+        outgoing[src] += 1
+    rank = dict.fromkeys(consumers, 0)  # 0 at the output; rank r is r steps before it
+    ready = deque(n for n in consumers if outgoing[n] == 0)
+    while ready:  # from the output back: a node's rank once all its consumers have theirs
+        node = ready.popleft()
+        for src in consumers[node]:
+            rank[src] = max(rank[src], rank[node] + 1)
+            outgoing[src] -= 1
+            if outgoing[src] == 0:
+                ready.append(src)
+    virtual = sum(max(0, rank[src] - rank[dst] - 1) for src, dst in edges)
+    return len(consumers) + len(edges) + 3 * virtual
+
+
 def _distances(root: Any) -> dict:
     """Edges from each node to the output (breadth first, iterative)."""
     distance = {root: 0}
@@ -341,7 +510,7 @@ def draw(
     *,
     highlight: Any = None,
     params: Any = None,
-    group: int | str | Callable[[Any], str | None] | None = None,
+    group: int | str | Callable[[Any], str | None] | None = "auto",
     max_nodes: int | None = 150,
     show_grad: bool | None = None,
     digits: int = 4,
@@ -352,18 +521,25 @@ def draw(
 
     - every value is a box: name, data and grad (tensors: shape, dtype, small values or a
       summary); each op is an ellipse; each edge into an op is labelled with the local partial
-      derivative d op / d input (scalars: the number; tensors: small arrays or the shapes).
-      ``x * x`` shows two edges from x.
-    - colours: inputs blue, parameters yellow (labels with dots, as `nn` names them, or those
-      in `params`: an iterable or a module with ``parameters()``), constants grey, output green.
+      derivative d op / d input: scalars show the number; tensors a short formula with the
+      operands' names (``W.T`` for d(x @ W)/dx, ``1 - tanh^2``, ``2·x`` for x**2), and its
+      values when they are few, or the shapes for ops without a formula. ``x * x`` shows two
+      edges from x.
+    - colours: inputs blue, parameters yellow (tensors that require grad, labels with dots as
+      `nn` names them, or those in `params`: an iterable or a module with ``parameters()``),
+      constants grey, output green.
     - before ``backward()`` gradients read 'not computed' (`show_grad` None decides from the
       graph: a Value root's grad is 0.0 until a pass runs from it; False/True forces it).
     - `highlight`: a node (or several): every path from it to the output is drawn in red.
-    - `group`: one box per group of nodes: 'neuron' or 'layer' (for `nn` names), an int (keep
-      that many dotted parts of a label: 4 -> 'layers.0.neurons.3'), or a callable node ->
-      group name or None. Unlabelled nodes join the group of their weights or inputs.
+    - `group`: one box per group of nodes. 'auto' (the default) leaves a graph of at most
+      `max_nodes` values alone, and groups a larger one named by `nn` by neuron, or by layer
+      when that is too many boxes for a screen; 'neuron' or 'layer' (for `nn` names), an int
+      (keep that many dotted parts of a label: 4 -> 'layers.0.neurons.3'), a callable node ->
+      group name or None, or None for no groups. Unlabelled nodes join the group of their
+      weights or inputs.
     - `max_nodes`: keep at most this many boxes, those nearest the output; the rest become one
-      box. The note above the picture says what was collapsed. None draws everything.
+      box. None draws everything: ``draw(y, group=None, max_nodes=None)`` is the whole graph.
+    The note above the picture says what was grouped or collapsed, and how to see it all.
 
     >>> from autodiff import Value
     >>> x = Value(3.0, label="x")
@@ -378,7 +554,8 @@ def draw(
         raise ValueError(f"draw: max_nodes must be a positive int or None, got {max_nodes!r}")
     if not isinstance(digits, int) or not 1 <= digits <= 17:
         raise ValueError(f"draw: digits must be an int from 1 to 17, got {digits!r}")
-    key = _group_key(group)
+    auto = isinstance(group, str) and group == "auto"
+    key = None if auto else _group_key(group)
     if params is not None and hasattr(params, "parameters"):
         params = params.parameters()
     param_ids = {id(p) for p in params} if params is not None else set()
@@ -397,7 +574,17 @@ def draw(
             show_grad = not (isinstance(root.grad, (int, float)) and root.grad == 0)
 
     # units: what gets one box each; a group name (str) or a node
-    groups = _assign_groups(order, root, key) if key is not None else {}
+    grouping = ""
+    if auto:
+        grouping, groups = _auto_groups(order, root, max_nodes)
+    else:
+        groups = _assign_groups(order, root, key) if key is not None else {}
+        if groups:
+            grouping = (
+                group
+                if isinstance(group, str)
+                else ("your function" if callable(group) else f"the first {group} parts of names")
+            )
 
     def unit(node: Any) -> Any:
         return groups.get(node, node)
@@ -432,6 +619,22 @@ def draw(
         edge_attr={"fontname": "Helvetica", "fontsize": "10", "fontcolor": "#1d3557"},
     )
     dot.total = len(order)
+    dot.ops = sum(1 for n in order if n._prev)
+    dot.grouping = grouping
+    # what dot will lay out, for its cost estimate
+    dot_nodes: list[str] = []
+    dot_edges: list[tuple[str, str]] = []
+
+    def add_node(name: str, label: str, **attrs: Any) -> None:
+        dot.node(name, graphviz.nohtml(label), **attrs)
+        dot_nodes.append(name)
+
+    def add_edge(src: str, dst: str, label: str | None = None, **attrs: Any) -> None:
+        if label is None:
+            dot.edge(src, dst, **attrs)
+        else:
+            dot.edge(src, dst, graphviz.nohtml(label), **attrs)
+        dot_edges.append((src, dst))
 
     ids: dict = {}  # unit -> box id
     for u, members in units.items():
@@ -439,7 +642,7 @@ def draw(
             continue
         if isinstance(u, str):
             box = f"g{len(ids)}"
-            dot.node(box, _group_label(u, members), shape="box3d", style="filled",
+            add_node(box, _group_label(u, members), shape="box3d", style="filled",
                      fillcolor=COLORS["group"])  # fmt: skip
             ids[u] = box
             continue
@@ -448,20 +651,22 @@ def draw(
         ids[u] = box
         on_path = id(u) in path
         style = {"penwidth": "2.5", "color": HIGHLIGHT} if on_path else {}
-        dot.node(box, _value_label(u, i, show_grad, digits), shape="record", style="filled",
+        add_node(box, _value_label(u, i, show_grad, digits), shape="record", style="filled",
                  fillcolor=COLORS[_role(u, root, param_ids)], **style)  # fmt: skip
         if u._prev:
-            dot.node(f"{box}op", _op_label(u, digits), shape="ellipse", style="filled",
-                     fillcolor=COLORS["op"], **style)  # fmt: skip
-            dot.edge(f"{box}op", box, **style)
+            add_node(f"{box}op", dot_text(_op_label(u, digits)), shape="ellipse",
+                     style="filled", fillcolor=COLORS["op"], **style)  # fmt: skip
+            add_edge(f"{box}op", box, **style)
     dot.shown = sum(len(units[u]) for u in ids)
+    dot.boxes = len(ids)
 
     hidden_box = None
     hidden_count = sum(len(units[u]) for u in hidden)
     if hidden:
         hidden_box = "hidden"
-        dot.node(hidden_box, f"... {hidden_count:,} more values\\n(beyond max_nodes={max_nodes})",
+        add_node(hidden_box, f"... {hidden_count:,} more values\\n(beyond max_nodes={max_nodes})",
                  shape="note", style="filled,dashed", fillcolor=COLORS["hidden"])  # fmt: skip
+        dot.boxes += 1
 
     # Edges. Between two drawn values: one edge per input slot, labelled with its partial.
     # Into or out of a group or the hidden box: one edge per pair of boxes, with a count.
@@ -484,17 +689,26 @@ def draw(
                 continue
             if partials is None:
                 partials = _partials_of(node)
-            label = format_number(partials[slot], digits) if partials is not None else ""
+            label = _edge_label(node, slot, partials, digits)
             style = {}
             if id(node) in path and id(parent) in path:
                 style = {"penwidth": "2.5", "color": HIGHLIGHT, "fontcolor": HIGHLIGHT}
-            dot.edge(ids[parent], f"{ids[node]}op", label=label, **style)
+            add_edge(ids[parent], f"{ids[node]}op", dot_text(label), **style)
     for (src, dst), count in bundled.items():
         dashed = {"style": "dashed"} if src == hidden_box else {}
-        dot.edge(src, dst, label=f"{count} edge{'s' if count != 1 else ''}", **dashed)
+        add_edge(src, dst, f"{count} edge{'s' if count != 1 else ''}", **dashed)
+    dot.layout_cost = _layout_cost(dot_nodes, dot_edges)
 
     notes = []
-    if groups:
+    everything = "group=None, max_nodes=None draws every value"
+    if groups and auto:
+        other = "layer' a box per layer" if grouping == "neuron" else "neuron' a box per neuron"
+        notes.append(
+            f"grouped by {grouping} to fit a screen ({len(order):,} values in {dot.boxes} "
+            f"boxes): group='{other}, {everything}"
+        )
+        dot.attr(size=SCREEN)  # and scaled down, should it still be larger
+    elif groups:
         grouped = len(groups)
         n_groups = sum(1 for u in units if isinstance(u, str))
         notes.append(f"{grouped:,} values collapsed into {n_groups} group boxes")
@@ -503,17 +717,22 @@ def draw(
             f"{hidden_count:,} of {len(order):,} values beyond the node budget "
             f"(max_nodes={max_nodes}) collapsed into one box"
             + ("; group='layer' or 'neuron' draws them as boxes" if key is None else "")
+            + ("" if groups and auto else f"; {everything}")
         )
     if not show_grad:
         notes.append("gradients not computed yet: call backward()")
     if highlight is not None:
         names = ", ".join(node_name(n, index.get(n)) for n in _as_list(highlight))
         notes.append(f"red: every path from {names} to the output")
+    too_large = dot.too_large()
+    if too_large:
+        notes.append(too_large)
     dot.note = "; ".join(notes)
-    lines = ([dot.note] if dot.note else []) + ([LEGEND] if legend else [])
+    lines = notes + ([LEGEND] if legend else [])  # a line each: the picture stays narrow
     if lines:
         # "\l" ends a left-justified line
-        dot.attr(label="".join(line + "\\l" for line in lines), labelloc="t", labeljust="l")
+        label = "".join(dot_text(line, newline="\\l") + "\\l" for line in lines)
+        dot.attr(label=graphviz.nohtml(label), labelloc="t", labeljust="l")
     return dot
 
 
@@ -531,9 +750,51 @@ def _partials_of(node: Any) -> tuple | None:
     return partials if len(partials) == len(node._prev) else None
 
 
-def _escape(text: str) -> str:
-    """Escape the characters that structure record labels: { } | < > and backslash."""
-    for ch in "\\{}|<>":
+# --------------------------------------------------------------------------------------------
+# Labels: any text, escaped for DOT
+# --------------------------------------------------------------------------------------------
+
+
+def printable(text: str) -> str:
+    r"""`text` with what cannot be shown made visible: line breaks become newlines, tabs and
+    other spaces a space, other control and invisible characters (and unpaired surrogates)
+    their escapes.
+
+    >>> printable("a\tb\r\nc\x00")
+    'a b\nc\\x00'
+    """
+    if text.isprintable():  # the common case
+        return text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == "\n":
+            out.append(ch)
+        elif ch == "\t" or unicodedata.category(ch) == "Zs":  # tabs, no-break spaces
+            out.append(" ")
+        else:
+            out.append(ascii(ch)[1:-1])  # \x00, \u2028, \udc80
+    return "".join(out)
+
+
+def dot_text(text: str, newline: str = "\\n") -> str:
+    r"""`text` as a DOT label shows it literally: backslashes, quotes and '&' escaped, each
+    line break as `newline` (DOT's ``\n`` centres a line, ``\l`` left-justifies it). Pass the
+    result through ``graphviz.nohtml`` so that '<...>' is not read as an HTML label.
+
+    >>> print(dot_text('say "hi" & \\ bye\nnext'))
+    say \"hi\" &amp; \\ bye\nnext
+    """
+    text = printable(text).replace("\\", "\\\\").replace('"', '\\"')
+    # Graphviz reads HTML entities in every label (&lt; shows '<'): escape '&' itself
+    return text.replace("&", "&amp;").replace("\n", newline)
+
+
+def record_text(text: str) -> str:
+    """`text` as one field of a record label: also escapes the characters that structure
+    records, ``{ } | < >``."""
+    text = dot_text(text)
+    for ch in "{}|<>":
         text = text.replace(ch, "\\" + ch)
     return text
 
@@ -558,7 +819,7 @@ def _value_label(node: Any, index: int, show_grad: bool, digits: int) -> str:
         fields.append(f"data {format_number(node.data, digits)}")
         fields.append(f"grad {format_number(node.grad, digits)}" if show_grad
                       else "grad not computed")  # fmt: skip
-    return "{ " + " | ".join(_escape(f) for f in fields) + " }"
+    return "{ " + " | ".join(record_text(f) for f in fields) + " }"
 
 
 def _op_label(node: Any, digits: int) -> str:
@@ -569,6 +830,101 @@ def _op_label(node: Any, digits: int) -> str:
     if op == "leaky_relu" and isinstance(ctx, (int, float)):
         return f"leaky_relu({format_number(ctx, digits)})"
     return op
+
+
+def _edge_label(node: Any, slot: int, partials: tuple | None, digits: int) -> str:
+    """The label of the edge from input `slot` into `node`'s op: d node / d input. Scalars:
+    the number. Tensors: the op's formula with the operands' names (and its values when
+    they are few), or, for an op without a formula, the values or the shapes."""
+    partial = partials[slot] if partials is not None else None
+    if not _is_tensor(node):
+        return format_number(partial, digits) if partials is not None else ""
+    formula = edge_formula(node, slot)
+    if formula is None:
+        return format_number(partial, digits) if partial is not None else ""
+    if isinstance(partial, np.ndarray) and partial.size <= 6 and not _is_constant(formula):
+        return f"{formula} = {format_array(partial, digits)}"
+    return formula
+
+
+def _is_constant(formula: str) -> bool:
+    try:
+        float(formula)
+    except ValueError:
+        return False
+    return True
+
+
+_FORMULA_TABLES: dict = {}  # module name -> its EDGE_FORMULAS (or None)
+
+
+def edge_formula(node: Any, slot: int) -> str | None:
+    """d node / d input `slot` of a tensor op as a short formula, or None if the op has none.
+
+    Each tensor_ops module keeps an ``EDGE_FORMULAS`` table next to its rules: op -> {input
+    letter: formula}; the formula is found through the module of the op's backward rule, so
+    a new op adds its formula where it adds its rule. A custom `Function` may carry its own
+    table for its inputs as ``edge_formulas = {"x": "1/(1 + |x|)^2"}``. Letters are replaced
+    by the operands' labels where they have short ones.
+
+    >>> from autodiff import Tensor
+    >>> x = Tensor([[1.0, 2.0]], label="x")
+    >>> W = Tensor([[1.0], [2.0]], requires_grad=True, label="W")
+    >>> y = x @ W
+    >>> edge_formula(y, 0), edge_formula(y, 1)
+    ('W.T', 'x.T')
+    """
+    op, ctx = node._op, node._ctx
+    entry = None
+    owner = ctx[0] if isinstance(ctx, tuple) and len(ctx) == 2 else None
+    if isinstance(owner, type) and getattr(owner, "name", None) == op:  # a custom Function
+        entry = getattr(owner, "edge_formulas", None)
+        ctx = None
+    else:
+        from autodiff.tensor import VJP_RULES  # here: tensor ops import drawing's neighbours
+
+        rules = VJP_RULES.get(op)
+        rule = rules[0] if isinstance(rules, tuple) and rules else rules
+        module = getattr(rule, "__module__", None)
+        if module not in _FORMULA_TABLES:
+            _FORMULA_TABLES[module] = getattr(sys.modules.get(module), "EDGE_FORMULAS", None)
+        table = _FORMULA_TABLES[module]
+        entry = table.get(op) if isinstance(table, dict) else None
+    if not isinstance(entry, dict) or not entry:
+        return None
+    letters = list(entry)
+    if letters == ["*"]:  # every input alike (concatenate, stack)
+        letter, formula = "x", entry["*"]
+    elif slot < len(letters):
+        letter, formula = letters[slot], entry[letters[slot]]
+    else:
+        return None
+    names = {name: _operand_name(p, name) for name, p in zip(letters, node._prev)}
+    names.setdefault("x", _operand_name(node._prev[slot], letter) if letters == ["*"] else "x")
+    parent, out = node._prev[slot], node.data
+    names["n"] = str(max(parent.data.size // max(out.size, 1), 1))
+    try:
+        if callable(formula):
+            return str(formula(names, ctx))
+        return str(formula).format(c=_constant_text(ctx), **names)
+    except Exception:  # a formula that cannot be written for this node: the shapes instead
+        return None
+
+
+def _operand_name(node: Any, letter: str) -> str:
+    """What a formula calls an operand: its label if short (in parentheses unless a plain
+    name), else the letter the formula is written with."""
+    label = node.label
+    if not label:
+        return letter
+    text = printable(str(label))
+    if len(text) > 12:
+        return letter
+    return text if re.fullmatch(r"[\w.]+", text) else f"({text})"
+
+
+def _constant_text(ctx: Any) -> str:
+    return format_number(ctx) if isinstance(ctx, (int, float)) else str(ctx)
 
 
 def _data_of(grad: Any) -> Any:
@@ -583,4 +939,5 @@ def _group_label(name: str, members: list) -> str:
         parts.append("...")
     if leaves:
         parts.append(f"{leaves} leaves")
-    return f"{name}\\n{len(members):,} values: {', '.join(parts)}"
+    # three short lines, so that a group's box stays narrow
+    return f"{dot_text(str(name))}\\n{len(members):,} values\\n{dot_text(', '.join(parts))}"

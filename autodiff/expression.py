@@ -1,10 +1,14 @@
 """Safe arithmetic expressions as `Value` graphs: ``5*x1**2 + 8*x2 + 35*x3 + 30``.
 
-The text is parsed with `ast` and every node is checked against a whitelist: numbers, variable
-names, ``+ - * / **``, unary minus and plus, parentheses, and calls to the engine's functions
-(`FUNCTIONS`). Nothing is ever passed to ``eval`` or ``exec``. Any other construct, an unknown
-name, a missing value or a domain error (``log(-1)``, ``1/0``) raises `ExpressionError`, whose
-message says what went wrong and at which column.
+The text is read by a small parser of its own that knows exactly what is allowed: numbers,
+variable names, ``+ - * / **``, unary minus and plus, parentheses, and calls to the engine's
+functions (`FUNCTIONS`), with Python's precedence (``-x**2`` is ``-(x**2)``, ``2**-1`` is
+``0.5``, ``**`` groups to the right). Nothing is ever passed to ``eval`` or ``exec``. Anything
+else, an unknown name, a missing value or a domain error (``log(-1)``, ``1/0``) raises
+`ExpressionError`, whose message says what went wrong and at which line and column.
+
+Parsing takes time linear in the text and uses no recursion, so a megabyte-long sum or ten
+thousand nested parentheses parse as easily as ``x + 1``.
 
 >>> from autodiff.expression import evaluate
 >>> y, inputs = evaluate("5*x1**2 + 8*x2 + 35*x3 + 30", {"x1": 2, "x2": 1, "x3": 4})
@@ -20,10 +24,13 @@ two edges to x; every intermediate node is labelled with the text it was compute
 
 from __future__ import annotations
 
-import ast
+import difflib
+import keyword
 import math
-from dataclasses import dataclass
-from typing import Callable, Mapping
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, NamedTuple
 
 from autodiff.value import Value
 
@@ -38,29 +45,73 @@ FUNCTIONS: dict[str, tuple[Callable[..., Value], int, int]] = {
 }
 """The functions an expression may call."""
 
-_BINARY = {
-    ast.Add: ("+", lambda a, b: a + b),
-    ast.Sub: ("-", lambda a, b: a - b),
-    ast.Mult: ("*", lambda a, b: a * b),
-    ast.Div: ("/", lambda a, b: a / b),
-    ast.Pow: ("**", lambda a, b: a**b),
-}
-_HINTS = {  # operators people try, and what to write instead
-    ast.BitXor: "'^' is not a power here; write x**2",
-    ast.FloorDiv: "'//' is not allowed; use '/'",
-    ast.Mod: "'%' is not allowed",
-    ast.MatMult: "'@' is not allowed",
-}
 ALLOWED = "numbers, variables, + - * / **, parentheses and " + ", ".join(
     f"{name}()" for name in FUNCTIONS
 )
 
+_BINARY: dict[str, Callable[[Value, Value], Value]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "**": lambda a, b: a**b,
+}
+# binding strength of the binary operators; a sign binds between '*' and '**'
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}
+# pending prefixes on the operator stack: (kind, symbol, binding strength), then the offset
+_PREFIX = {"(": ("(", "(", -1), "-": ("neg", "-", 3), "+": ("pos", "+", 3)}
+
+_HINTS = {  # what people write, and what to write instead
+    "^": "'^' is not a power here; write x**2",
+    "//": "'//' is not allowed; use '/'",
+    "%": "'%' is not allowed",
+    "@": "'@' is not allowed",
+    "=": "'=' is not allowed (give values with --at, e.g. --at x=1)",
+    "×": "'×' is not an operator here; write '*'",
+    "·": "'·' is not an operator here; write '*'",
+    "÷": "'÷' is not an operator here; write '/'",
+    "−": "'−' (a typographic minus) is not an operator here; write '-'",
+    "²": "'²' is not allowed; write x**2",
+    "³": "'³' is not allowed; write x**3",
+    "#": "'#' (a comment) is not allowed",
+}
+_KEYWORD_WHAT = {
+    "if": "if/else",
+    "else": "if/else",
+    "and": "and/or",
+    "or": "and/or",
+    "not": "'not'",
+    "lambda": "lambda",
+    "for": "a comprehension",
+    "in": "'in'",
+    "is": "comparison",
+}
+_CONSTANTS = ("True", "False", "None")
+_RESERVED = frozenset(keyword.kwlist)  # includes True, False and None
+_ALIASES = {"ln": "log", "e": "exp", "logistic": "sigmoid", "ReLU": "relu"}
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<string>[rRbBuUfF]{0,2}(?:'[^'\n]*'?|"[^"\n]*"?))
+  | (?P<number>
+        0[xX](?:_?[0-9a-fA-F])+ | 0[oO](?:_?[0-7])+ | 0[bB](?:_?[01])+
+      | (?:(?:\d(?:_?\d)*)?\.\d(?:_?\d)* | \d(?:_?\d)*\.?)(?:[eE][+-]?\d(?:_?\d)*)?[jJ]?
+    )
+  | (?P<name>[^\W\d][\w\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*)
+  | (?P<op>\*\*|//|<<|>>|<=|>=|==|!=|:=|->|[-+*/%@^&|~<>=(),.\[\]{}:;!])
+  | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
 
 class ExpressionError(ValueError):
-    """Bad expression text or values; ``str()`` is one line naming the problem and the column.
+    """Bad expression text or values; ``str()`` is one line naming the problem and the place.
 
-    ``column`` is 1-based (characters, not bytes), or None when the problem has no place in
-    the text (e.g. a value given for a variable the expression does not use).
+    ``line`` and ``column`` are 1-based and count characters (not bytes; a tab is one
+    column); ``column`` is None when the problem has no place in the text (e.g. a value given
+    for a variable the expression does not use).
     """
 
     def __init__(self, message: str, column: int | None = None, line: int = 1) -> None:
@@ -74,6 +125,23 @@ class ExpressionError(ValueError):
         super().__init__(where + message)
 
 
+class Node(NamedTuple):
+    """One node of a parsed expression.
+
+    `op` is 'number', 'name', 'call', 'neg' or a binary operator (``+ - * / **``); `start` and
+    `end` are the character offsets of the text it was read from (parentheses around it
+    excluded); `value` is the number, the variable's name or the called function's name;
+    `constant` says that no variable occurs in it.
+    """
+
+    op: str
+    start: int
+    end: int
+    args: tuple = ()  # the operands, Nodes
+    value: float | str | None = None
+    constant: bool = True
+
+
 @dataclass(frozen=True)
 class Expression:
     """A parsed, checked expression: its text, tree and variable names (in order of first use).
@@ -83,42 +151,361 @@ class Expression:
     """
 
     text: str
-    tree: ast.Expression
+    tree: Node
     variables: tuple[str, ...]
-    lead: int = 0  # spaces removed from the front of line 1 (the parser refuses them)
+    first_use: dict[str, int] = field(default_factory=dict, repr=False)  # name -> offset
+    nodes: list[Node] = field(default_factory=list, repr=False)  # post-order: operands first
 
     def build(self, values: Mapping[str, float]) -> tuple[Value, dict[str, Value]]:
         """The output `Value` and the input `Value` of each variable, at `values`."""
         return _build(self, values)
 
 
-def _column(text: str, node: ast.AST, lead: int) -> tuple[int, int]:
-    """1-based (column, line) of `node`: ast offsets count UTF-8 bytes, people count characters."""
-    line = getattr(node, "lineno", 1)
-    offset = getattr(node, "col_offset", 0)
-    lines = text.split("\n")
-    source_line = lines[line - 1] if 0 < line <= len(lines) else ""
-    prefix = source_line.encode("utf-8")[:offset].decode("utf-8", "replace")
-    return len(prefix) + 1 + (lead if line == 1 else 0), line
+# --------------------------------------------------------------------------------------------
+# Places in the text
+# --------------------------------------------------------------------------------------------
 
 
-def _error(text: str, node: ast.AST, message: str, lead: int = 0) -> ExpressionError:
-    column, line = _column(text, node, lead)
+def position(text: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of character `offset` in `text`, counting characters.
+
+    >>> position("x +\\n  é", 6)
+    (2, 3)
+    """
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def _error(text: str, offset: int, message: str) -> ExpressionError:
+    line, column = position(text, offset)
     return ExpressionError(message, column, line)
 
 
-def _segment(text: str, node: ast.AST, limit: int = 60) -> str:
-    """The text `node` was parsed from, on one line, cut to `limit` characters (cheaply: a long
-    sum has as many nodes as terms, and each would otherwise copy most of the text)."""
-    line, end_line = getattr(node, "lineno", 1), getattr(node, "end_lineno", None)
-    if line == end_line:
-        raw = text.split("\n")[line - 1].encode("utf-8")
-        start, end = node.col_offset, node.end_col_offset
-        segment = raw[start : min(end, start + 4 * limit)].decode("utf-8", "ignore")
-    else:
-        segment = ast.get_source_segment(text, node) or ""
-    segment = " ".join(segment.split())
-    return segment if len(segment) <= limit else segment[: limit - 3] + "..."
+def _segment(text: str, start: int, end: int, limit: int = 60) -> str:
+    """The text from `start` to `end` on one line, cut to `limit` characters. Cheaply: a long
+    sum has as many nodes as terms, and each spans most of the text."""
+    cut = end > start + limit + 8
+    segment = text[start : start + limit + 8 if cut else end]
+    if "  " in segment or not segment.isprintable():  # newlines, tabs, runs of spaces
+        segment = " ".join(segment.split())
+    if cut or len(segment) > limit:
+        return segment[: limit - 3].rstrip() + "..."
+    return segment
+
+
+def _shown(token: str, limit: int = 20) -> str:
+    return token if len(token) <= limit else token[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing: tokens, then operator precedence with explicit stacks (no recursion)
+# --------------------------------------------------------------------------------------------
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    """(kind, text, offset) of every token, whitespace left out, then ('end', '', len)."""
+    tokens = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind != "space":
+            tokens.append((kind, match.group(), match.start()))
+    tokens.append(("end", "", len(text)))
+    return tokens
+
+
+def _number(text: str, token: str, offset: int) -> float:
+    """The float a number literal spells, with Python's rules (1e400 is inf, 007 an error)."""
+    if token[-1] in "jJ":
+        raise _error(text, offset, f"{token} is not a number (complex numbers are not allowed)")
+    decimal_int = token.isdigit() or ("_" in token and token.replace("_", "").isdigit())
+    if decimal_int and len(token) > 1 and token[0] == "0" and token.strip("0_"):
+        raise _error(text, offset, f"{token}: leading zeros are not allowed in a number")
+    if token[:2].lower() in ("0x", "0o", "0b"):
+        value = int(token, 0)
+        if value.bit_length() > 1024:
+            raise _error(text, offset, f"{_shown(token)} is too large for a float")
+        return float(value)
+    value = float(token)
+    if decimal_int and math.isinf(value):  # as float(10**400): an error, where 1e400 is inf
+        raise _error(text, offset, f"{_shown(token)} is too large for a float")
+    return value
+
+
+class _Parser:
+    """Shunting-yard over the tokens: operands on `out` as (node, outer start, outer end),
+    where the outer span includes parentheses; pending operators, '(' and calls on `ops`."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokens(text)
+        self.out: list[tuple[Node, int, int]] = []
+        # (kind, symbol, binding strength, offset): ('op', '*', 2, 5), ('neg', '-', 3, 0),
+        # ('(', '(', -1, 3), and ('call', name, -1, offset, [number of commas so far])
+        self.ops: list[tuple] = []
+        self.first_use: dict[str, int] = {}
+        self.nodes: list[Node] = []  # every node of the tree, each after its operands
+
+    def error(self, offset: int, message: str) -> ExpressionError:
+        return _error(self.text, offset, message)
+
+    def parse(self) -> Node:
+        # One loop over the tokens, the common cases inline: this is the hot path of a
+        # megabyte-long expression.
+        tokens, out, ops, nodes = self.tokens, self.out, self.ops, self.nodes
+        first_use, text, precedence = self.first_use, self.text, _PRECEDENCE
+        i = 0
+        while True:
+            # an operand, after any prefixes: '(', a sign, a function's name and '('
+            kind, token, offset = tokens[i]
+            end = offset + len(token)
+            if kind == "number":
+                node = Node("number", offset, end, (), _number(text, token, offset))
+            elif kind == "name":
+                name = token if token.isascii() else self.name(i)
+                if tokens[i + 1][1] == "(" and tokens[i + 1][0] == "op":
+                    self.call(i, name)
+                    i += 2
+                    continue
+                if name in FUNCTIONS or name in _RESERVED:
+                    self.check_name(name, offset)
+                if name not in first_use:
+                    first_use[name] = offset
+                node = Node("name", offset, end, (), name, False)
+            elif kind == "op" and token in ("(", "-", "+"):
+                ops.append(_PREFIX[token] + (offset,))
+                i += 1
+                continue
+            else:
+                raise self.before_operand(i)
+            nodes.append(node)
+            out.append((node, offset, end))
+            i += 1
+            # then operators and ')', up to one that needs an operand after it
+            while True:
+                kind, token, offset = tokens[i]
+                if kind != "op":
+                    if kind == "end":
+                        return self.finish()
+                    raise self.after_operand(i)
+                bind = precedence.get(token)
+                i += 1
+                if bind is not None:
+                    self.reduce(bind, token == "**")
+                    ops.append(("op", token, bind, offset))
+                    break
+                if token == ")":
+                    self.close(offset)
+                elif token == ",":
+                    self.comma(offset)
+                    break
+                else:
+                    raise self.after_operand(i - 1)
+
+    def finish(self) -> Node:
+        self.reduce(0)
+        if self.ops:  # an unclosed '(' or call
+            entry = self.ops[-1]
+            what = f"{entry[1]}(" if entry[0] == "call" else "("
+            raise self.error(entry[3], f"'{what}' is never closed (add ')')")
+        ((node, _, _),) = self.out
+        return node
+
+    # --- operands -----------------------------------------------------------------------------
+
+    def name(self, i: int) -> str:
+        """A non-ASCII name, checked and normalised as Python reads identifiers (NFKC)."""
+        _, token, offset = self.tokens[i]
+        if not token.isidentifier():  # \w also matches '²' and other digits and letters
+            k = next(k for k in range(len(token)) if not ("a" + token[: k + 1]).isidentifier())
+            raise self.unexpected(i, "a name", offset + k, token[k])
+        return unicodedata.normalize("NFKC", token)
+
+    def check_name(self, name: str, offset: int) -> None:
+        if name in FUNCTIONS:
+            raise self.error(offset, f"{name} is a function: call it, e.g. {name}(x)")
+        if name in _CONSTANTS:
+            raise self.error(offset, f"{name} is not a number (allowed: {ALLOWED})")
+        if keyword.iskeyword(name):
+            what = _KEYWORD_WHAT.get(name, f"'{name}'")
+            raise self.error(offset, f"{what} is not allowed (allowed: {ALLOWED})")
+
+    def call(self, i: int, name: str) -> None:
+        offset = self.tokens[i][2]
+        if name not in FUNCTIONS:
+            self.check_name(name, offset)
+            message = f"unknown function {name!r} (allowed: {', '.join(FUNCTIONS)})"
+            close = _ALIASES.get(name) or next(
+                iter(difflib.get_close_matches(name.lower(), FUNCTIONS, n=1, cutoff=0.75)), None
+            )
+            if close:
+                message += f"; did you mean {close}?"
+            elif len(name) == 1 or name in self.first_use:  # x(1 + y): a variable, then '*'
+                message += f"; did you mean {name}*{self.group_text(i + 1)}?"
+            raise self.error(offset, message)
+        self.ops.append(("call", name, -1, offset, [0]))
+
+    def group_text(self, i: int) -> str:
+        """The text of the operand starting at token `i`: a name or number, a call or a
+        parenthesised group up to its ')', cut short."""
+        kind, token, offset = self.tokens[i]
+        j, depth = i, 0
+        while True:
+            k, t, _ = self.tokens[j]
+            if k == "end":
+                break
+            if k == "op" and t == "(":
+                depth += 1
+            elif k == "op" and t == ")":
+                depth -= 1
+            if depth <= 0 and not (k == "name" and self.tokens[j + 1][1] == "("):
+                break
+            j += 1
+        end_kind, end_token, end_offset = self.tokens[j]
+        end = end_offset + len(end_token) if end_kind != "end" else len(self.text)
+        return _shown(" ".join(self.text[offset:end].split()))
+
+    # --- operators ----------------------------------------------------------------------------
+
+    def reduce(self, precedence: int, right: bool = False) -> None:
+        """Apply the pending operators that bind at least as tightly as one of `precedence`
+        (more tightly, for the right-grouping '**')."""
+        ops, out = self.ops, self.out
+        while ops:
+            entry = ops[-1]
+            bind = entry[2]  # '(' and calls have -1: they stop the reduction
+            if bind < precedence or (right and bind == precedence):
+                return
+            ops.pop()
+            kind = entry[0]
+            if kind == "op":
+                right_operand, _, right_end = out.pop()
+                left, left_start, _ = out.pop()
+                node = Node(entry[1], left_start, right_end, (left, right_operand),
+                            constant=left.constant and right_operand.constant)  # fmt: skip
+                self.nodes.append(node)
+                out.append((node, left_start, right_end))
+                continue
+            operand, _, end = out.pop()
+            start = entry[3]
+            if kind == "pos":  # +x is x itself
+                node = operand
+            elif operand.op == "number":  # -3 is the number -3, not neg(3)
+                # the operand is the newest node, so it is last in post-order: replace it
+                node = self.nodes[-1] = Node("number", start, end, value=-operand.value)
+            else:
+                node = Node("neg", start, end, (operand,), constant=operand.constant)
+                self.nodes.append(node)
+            out.append((node, start, end))
+
+    def close(self, offset: int) -> None:
+        self.reduce(0)
+        if not self.ops:
+            raise self.error(offset, "')' has no matching '('")
+        entry = self.ops.pop()
+        if entry[0] == "(":
+            node, _, _ = self.out.pop()
+            self.out.append((node, entry[3], offset + 1))  # the group spans its parentheses
+            return
+        self.finish_call(entry, offset)
+
+    def comma(self, offset: int) -> None:
+        self.reduce(0)
+        if not self.ops or self.ops[-1][0] != "call":
+            raise self.error(offset, f"',' only separates a function's arguments (allowed: "
+                                     f"{ALLOWED})")  # fmt: skip
+        self.ops[-1][4][0] += 1
+
+    def finish_call(self, entry: tuple, offset: int) -> None:
+        _, name, _, start, count = entry
+        n_args = count[0] + 1
+        _, n_values, n_constants = FUNCTIONS[name]
+        if not n_values <= n_args <= n_values + n_constants:
+            expected = str(n_values) if not n_constants else f"{n_values} or {n_values + 1}"
+            raise self.error(start, f"{name}() takes {expected} argument(s), got {n_args}")
+        args = self.out[-n_args:]
+        del self.out[-n_args:]
+        for node, arg_start, _ in args[n_values:]:
+            if node.op != "number":
+                raise self.error(arg_start, f"{name}(): the extra argument must be a number")
+        nodes = tuple(node for node, _, _ in args)
+        constant = all(node.constant for node in nodes)
+        call = Node("call", start, offset + 1, nodes, value=name, constant=constant)
+        self.nodes.append(call)
+        self.out.append((call, start, offset + 1))
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def before_operand(self, i: int) -> ExpressionError:
+        kind, token, offset = self.tokens[i]
+        previous = self.tokens[i - 1] if i else None
+        if kind == "end":
+            line_start = self.text.rfind("\n", 0, offset) + 1
+            end = line_start + len(self.text[line_start:].rstrip())
+            if previous is None:
+                return ExpressionError("the expression is empty")
+            message = f"the expression ends too early (after {previous[1]!r})"
+            return self.error(max(end, line_start), message)
+        if kind == "op" and token == ")":
+            if previous and previous[1] == "(" and self.ops and self.ops[-1][0] == "call":
+                name = self.ops[-1][1]
+                n_values = FUNCTIONS[name][1]
+                return self.error(self.ops[-1][3], f"{name}() takes {n_values} argument(s), "
+                                                    "got 0")  # fmt: skip
+            if previous and previous[1] == "(":
+                return self.error(previous[2], f"'()' is not allowed (allowed: {ALLOWED})")
+        return self.unexpected(i, "a number, a variable or '('")
+
+    def after_operand(self, i: int) -> ExpressionError:
+        kind, token, offset = self.tokens[i]
+        previous_kind, previous, previous_offset = self.tokens[i - 1]
+        _, start, end = self.out[-1]
+        if kind == "op" and token == "." and self.tokens[i + 1][0] == "name":
+            name = self.tokens[i + 1]
+            segment = _segment(self.text, start, name[2] + len(name[1]))
+            return self.error(start, f"attribute access {segment!r} is not allowed")
+        if kind == "op" and token == "[":
+            return self.error(offset, f"indexing is not allowed (allowed: {ALLOWED})")
+        if kind == "op" and token == "=" and any(e[0] == "call" for e in self.ops):
+            name = next(e[1] for e in reversed(self.ops) if e[0] == "call")
+            return self.error(offset, f"{name}() takes no keyword arguments")
+        if kind == "op" and token in ("<", ">", "<=", ">=", "==", "!="):
+            return self.error(offset, f"comparison is not allowed (allowed: {ALLOWED})")
+        is_keyword = kind == "name" and (keyword.iskeyword(token) or token in _CONSTANTS)
+        if (kind in ("number", "name") or (kind == "op" and token == "(")) and not is_keyword:
+            # two operands in a row: '5x1', '2 x', '2(x + 1)', '(a)(b)'
+            touching = offset == previous_offset + len(previous) and previous_kind == "number"
+            if touching and (kind == "number" or token.startswith("_")):
+                return self.error(previous_offset, f"{_shown(previous + token)} is not a number")
+            left = _shown(" ".join(self.text[start:end].split()))
+            right = self.group_text(i)
+            return self.error(offset, f"missing operator: did you mean {left}*{right}?")
+        return self.unexpected(i, "an operator (+ - * / **), ')' or the end")
+
+    def unexpected(
+        self, i: int, expected: str, offset: int | None = None, token: str | None = None
+    ) -> ExpressionError:
+        kind, whole, start = self.tokens[i]
+        if token is not None:  # one character inside the token
+            kind = "other"
+        offset = start if offset is None else offset
+        token = whole if token is None else token
+        if token in _HINTS:
+            return self.error(offset, f"{_HINTS[token]} (allowed: {ALLOWED})")
+        if kind == "string":
+            return self.error(offset, f"{_shown(token)} is not a number (allowed: {ALLOWED})")
+        if kind == "name" and (keyword.iskeyword(token) or token in _CONSTANTS):
+            what = _KEYWORD_WHAT.get(token, f"'{token}'")
+            return self.error(offset, f"{what} is not allowed (allowed: {ALLOWED})")
+        if kind == "op" and token == "[":
+            return self.error(offset, f"a list is not allowed (allowed: {ALLOWED})")
+        if kind == "op" and token in "{}":
+            return self.error(offset, f"a set or dict is not allowed (allowed: {ALLOWED})")
+        if kind == "op" and token == ")":
+            return self.error(offset, "')' has no matching '('" if not self.ops
+                              else f"expected {expected} before ')'")  # fmt: skip
+        shown = repr(token) if kind != "other" or token.isprintable() else ascii(token)
+        return self.error(offset, f"unexpected {shown}: expected {expected} (allowed: {ALLOWED})")
 
 
 def parse(text: str) -> Expression:
@@ -128,115 +515,23 @@ def parse(text: str) -> Expression:
     Traceback (most recent call last):
     ...
     autodiff.expression.ExpressionError: column 6: attribute access 'x.real' is not allowed
+    >>> parse("5x1 + 2")
+    Traceback (most recent call last):
+    ...
+    autodiff.expression.ExpressionError: column 2: missing operator: did you mean 5*x1?
     """
     if not isinstance(text, str):
         raise TypeError(f"parse: expected the expression as a str, got {type(text).__name__}")
     if not text.strip():
         raise ExpressionError("the expression is empty")
-    source = text.lstrip(" \t\f")  # the parser refuses leading spaces ("unexpected indent")
-    lead = len(text) - len(source)
-    try:
-        tree = ast.parse(source, mode="eval")
-    except SyntaxError as error:
-        message = (error.msg or "invalid syntax").split(" (")[0]
-        if error.offset is None:
-            raise ExpressionError(message) from None
-        line = error.lineno or 1
-        offset = error.offset
-        if offset < 1:  # the parser ran out of text: say so, at the end of it
-            lines = source.split("\n")
-            line = min(line, len(lines))
-            offset = len(lines[line - 1].rstrip()) + 1
-            message = f"the expression ends too early ({message})"
-        raise ExpressionError(message, offset + (lead if line == 1 else 0), line) from None
-    except (ValueError, MemoryError, RecursionError, OverflowError):
-        # the parser gives up on absurd nesting (MemoryError) or bytes it cannot read
-        raise ExpressionError("the expression is nested too deeply or cannot be read") from None
-    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    try:
-        for node in ast.walk(tree):  # breadth first, iterative: no recursion on deep nesting
-            if id(node) not in called:  # a called name is checked with its call
-                _check(source, node)
-    except ExpressionError as error:
-        if error.line == 1 and error.column is not None:
-            raise ExpressionError(error.message, error.column + lead) from None
-        raise
-    # ast.walk is breadth first; variables read better in the order they appear in the text
-    names = sorted(
-        (n for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called),
-        key=lambda n: (n.lineno, n.col_offset),
-    )
-    ordered = dict.fromkeys(n.id for n in names)
-    return Expression(source, tree, tuple(ordered), lead)
+    parser = _Parser(text)
+    tree = parser.parse()
+    return Expression(text, tree, tuple(parser.first_use), parser.first_use, parser.nodes)
 
 
-def _check(text: str, node: ast.AST) -> None:
-    if isinstance(node, (ast.Expression, ast.Load, ast.operator, ast.unaryop)):
-        return
-    if isinstance(node, ast.BinOp):
-        if type(node.op) not in _BINARY:
-            hint = _HINTS.get(type(node.op), f"operator {type(node.op).__name__} is not allowed")
-            raise _error(text, node, f"{hint} (allowed: {ALLOWED})")
-        return
-    if isinstance(node, ast.UnaryOp):
-        if not isinstance(node.op, (ast.USub, ast.UAdd)):
-            raise _error(text, node, f"unary operator is not allowed (allowed: {ALLOWED})")
-        return
-    if isinstance(node, ast.Constant):
-        value = node.value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _error(text, node, f"{value!r} is not a number (allowed: {ALLOWED})")
-        return
-    if isinstance(node, ast.Name):
-        if node.id in FUNCTIONS:
-            raise _error(text, node, f"{node.id} is a function: call it, e.g. {node.id}(x)")
-        return
-    if isinstance(node, ast.Call):
-        func = node.func
-        if not isinstance(func, ast.Name):
-            raise _error(text, node, f"only calls of {', '.join(FUNCTIONS)} are allowed")
-        spec = FUNCTIONS.get(func.id)
-        if spec is None:
-            raise _error(
-                text, func, f"unknown function {func.id!r} (allowed: {', '.join(FUNCTIONS)})"
-            )
-        if node.keywords:
-            raise _error(text, node.keywords[0], f"{func.id}() takes no keyword arguments")
-        _, n_values, n_constants = spec
-        if not n_values <= len(node.args) <= n_values + n_constants:
-            expected = str(n_values) if not n_constants else f"{n_values} or {n_values + 1}"
-            raise _error(
-                text, node, f"{func.id}() takes {expected} argument(s), got {len(node.args)}"
-            )
-        for arg in node.args[n_values:]:
-            if _constant_number(arg) is None:
-                raise _error(text, arg, f"{func.id}(): the extra argument must be a number")
-        return
-    if isinstance(node, ast.Attribute):
-        segment = _segment(text, node)
-        raise _error(text, node, f"attribute access {segment!r} is not allowed")
-    what = {
-        ast.Subscript: "indexing",
-        ast.Compare: "comparison",
-        ast.BoolOp: "and/or",
-        ast.Lambda: "lambda",
-        ast.IfExp: "if/else",
-        ast.Starred: "'*' unpacking",
-        ast.keyword: "keyword arguments",
-    }.get(type(node), type(node).__name__)
-    raise _error(text, node, f"{what} is not allowed (allowed: {ALLOWED})")
-
-
-def _constant_number(node: ast.AST) -> float | None:
-    """The number a constant argument spells (``0.01``, ``-0.2``), or None."""
-    sign = 1.0
-    while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        sign = -sign if isinstance(node.op, ast.USub) else sign
-        node = node.operand
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-        if not isinstance(node.value, bool):
-            return sign * float(node.value)
-    return None
+# --------------------------------------------------------------------------------------------
+# Building the graph
+# --------------------------------------------------------------------------------------------
 
 
 def _build(expr: Expression, values: Mapping[str, float]) -> tuple[Value, dict[str, Value]]:
@@ -244,74 +539,68 @@ def _build(expr: Expression, values: Mapping[str, float]) -> tuple[Value, dict[s
     inputs: dict[str, Value] = {}
     for name in expr.variables:
         if name not in values:
-            first = next(n for n in ast.walk(expr.tree) if isinstance(n, ast.Name) and n.id == name)
-            raise _error(
-                text, first, f"no value for {name} (give one, e.g. --at {name}=1)", expr.lead
-            )
+            offset = expr.first_use.get(name, 0)
+            raise _error(text, offset, f"no value for {name} (give one, e.g. --at {name}=1)")
         inputs[name] = Value(values[name], label=name)
-    # Post-order walk with an explicit stack: each node is built after its operands, without
-    # recursion, so deeply nested input cannot exhaust Python's stack.
-    results: dict[int, Value] = {}
-    stack: list[tuple[ast.AST, bool]] = [(expr.tree.body, False)]
-    while stack:
-        node, ready = stack.pop()
-        children = _operands(node)
-        if not ready:
-            stack.append((node, True))
-            stack.extend((child, False) for child in reversed(children))
-            continue
-        args = [results[id(c)] for c in children]
+    # The nodes in post-order, each built from the last results on a stack: no recursion, so
+    # deeply nested input cannot exhaust Python's stack, and no lookups, so it is linear.
+    nodes = expr.nodes or _post_order(expr.tree)
+    stack: list[Value] = []
+    for node in nodes:
+        n_args = len(node.args)
+        args = stack[-n_args:] if n_args else []
         try:
-            results[id(node)] = _apply(text, node, args, inputs)
+            out = _apply(text, node, args, inputs)
         except (ValueError, ZeroDivisionError, OverflowError, TypeError) as error:
             # domain errors of the ops (log(-1), 1/0), placed where they happened
-            where = _segment(text, node)
-            raise _error(text, node, f"{error} (in {where})", expr.lead) from None
-    return results[id(expr.tree.body)], inputs
+            where = _segment(text, node.start, node.end)
+            raise _error(text, node.start, f"{_describe(error)} (in {where})") from None
+        if n_args:
+            del stack[-n_args:]
+        stack.append(out)
+    return stack[-1], inputs
 
 
-def _operands(node: ast.AST) -> list[ast.AST]:
-    if isinstance(node, ast.BinOp):
-        return [node.left, node.right]
-    if isinstance(node, ast.UnaryOp):
-        return [] if _constant_number(node) is not None else [node.operand]
-    if isinstance(node, ast.Call):
-        return node.args[: FUNCTIONS[node.func.id][1]]
-    return []
-
-
-def _apply(text: str, node: ast.AST, args: list[Value], inputs: dict[str, Value]) -> Value:
-    if isinstance(node, ast.Name):
-        return inputs[node.id]
-    if isinstance(node, ast.Constant):
-        try:
-            return Value(float(node.value))
-        except OverflowError:
-            raise ValueError("number too large for a float") from None
-    if isinstance(node, ast.UnaryOp):
-        constant = _constant_number(node)
-        if constant is not None:  # -3 is the number -3, not neg(3)
-            return Value(constant)
-        if isinstance(node.op, ast.UAdd):
-            return args[0]
-        out = -args[0]
-    elif isinstance(node, ast.BinOp):
-        left, right = args
-        if isinstance(node.op, ast.Pow) and not _has_variables(node.right):
-            out = left**right.data  # x**2: a constant exponent, one edge (as micrograd)
+def _post_order(tree: Node) -> list[Node]:
+    """The nodes of `tree`, each after its operands (an explicit stack, no recursion)."""
+    order: list[Node] = []
+    stack: list[tuple[Node, bool]] = [(tree, False)]
+    while stack:
+        node, ready = stack.pop()
+        if ready:
+            order.append(node)
         else:
-            out = _BINARY[type(node.op)][1](left, right)
-    else:  # a call, checked by `parse`
-        function, n_values, _ = FUNCTIONS[node.func.id]
-        extra = [_constant_number(a) for a in node.args[n_values:]]
-        out = function(*args, *extra)
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.args))
+    return order
+
+
+def _describe(error: Exception) -> str:
+    """The error in words: an OverflowError's str() can be an errno tuple, '(34, ...)'."""
+    if isinstance(error, OverflowError):
+        return "overflow: the result is too large for a float"
+    return str(error) or type(error).__name__
+
+
+def _apply(text: str, node: Node, args: list[Value], inputs: dict[str, Value]) -> Value:
+    op = node.op
+    if op == "name":
+        return inputs[node.value]
+    if op == "number":
+        return Value(node.value)
+    if op == "neg":
+        out = -args[0]
+    elif op == "call":
+        function, n_values, _ = FUNCTIONS[node.value]
+        extra = [a.value for a in node.args[n_values:]]
+        out = function(*args[:n_values], *extra)
+    elif op == "**" and node.args[1].constant:
+        out = args[0] ** args[1].data  # x**2: a constant exponent, one edge (as micrograd)
+    else:
+        out = _BINARY[op](args[0], args[1])
     # name the node by the text it came from, so drawings and traces read like the input
-    out.label = _segment(text, node)
+    out.label = _segment(text, node.start, node.end)
     return out
-
-
-def _has_variables(node: ast.AST) -> bool:
-    return any(isinstance(n, ast.Name) for n in ast.walk(node))
 
 
 def evaluate(text: str, values: Mapping[str, float]) -> tuple[Value, dict[str, Value]]:
@@ -322,7 +611,8 @@ def evaluate(text: str, values: Mapping[str, float]) -> tuple[Value, dict[str, V
     (9.0, 2)
     """
     expr = parse(text)
-    unknown = [name for name in values if name not in expr.variables]
+    used = set(expr.variables)
+    unknown = [name for name in values if name not in used]
     if unknown:
         raise ExpressionError(
             f"{', '.join(unknown)} not used in the expression (its variables: "
@@ -336,4 +626,13 @@ def evaluate(text: str, values: Mapping[str, float]) -> tuple[Value, dict[str, V
     return expr.build(values)
 
 
-__all__ = ["ALLOWED", "FUNCTIONS", "Expression", "ExpressionError", "evaluate", "parse"]
+__all__ = [
+    "ALLOWED",
+    "FUNCTIONS",
+    "Expression",
+    "ExpressionError",
+    "Node",
+    "evaluate",
+    "parse",
+    "position",
+]

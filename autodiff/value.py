@@ -413,6 +413,14 @@ class Value:
     def __float__(self) -> float:
         return self.data
 
+    def item(self) -> float:
+        """The value as a Python float, as PyTorch's ``.item()``.
+
+        >>> (Value(2.0) * 3).item()
+        6.0
+        """
+        return float(self.data)
+
     # numpy scalars on the left (np.float64(2) * x) defer to our reflected ops
     __array_ufunc__ = None
 

@@ -202,8 +202,9 @@ def test_tensor_graph_shapes_values_and_missing_grads():
     before = draw(loss).source
     assert "{ W | (2, 2) float64 | data [[1, 2], [3, 4]] | grad not computed }" in before
     assert "{ x | (2,) float64 | data [1, -1] }" in before  # needs no grad: no grad field
-    assert 'label="d(2,)/d(2, 2)"' in before  # matmul's edge: the shapes
-    assert 'label="[0.42, 0.42]"' in before  # tanh's edge: 1 - tanh(-1)**2, elementwise
+    assert 'n0 -> n2op [label="x.T"]' in before  # d(W @ x)/dW, named by the operands
+    assert 'n1 -> n2op [label="W.T"]' in before  # d(W @ x)/dx
+    assert 'label="1 - tanh^2 = [0.42, 0.42]"' in before  # 1 - tanh(-1)**2, elementwise
     h.retain_grad()
     loss.backward()
     after = draw(loss).source
@@ -242,10 +243,11 @@ def test_mlp_on_a_batch_node_budget_and_groups_are_fast_and_noted():
     total = len(topological_order(loss))
     assert total >= 20_000
     start = time.perf_counter()
-    budget = draw(loss, max_nodes=60)
+    budget = draw(loss, group=None, max_nodes=60)
     layers = draw(loss, group="layer")
     neurons = draw(loss, group="neuron")
-    assert time.perf_counter() - start < 6.0  # three drawings of 32k nodes (~0.1 s each here)
+    default = draw(loss)
+    assert time.perf_counter() - start < 8.0  # four drawings of 32k nodes (~0.1 s each here)
 
     assert budget.total == total and budget.shown == 60
     assert f"{total - 60:,} of {total:,} values beyond the node budget" in budget.note
@@ -258,6 +260,10 @@ def test_mlp_on_a_batch_node_budget_and_groups_are_fast_and_noted():
     assert sorted(boxes) == ["** 2 x320", "- x320", "layers.0", "layers.1", "layers.2"]
     assert "values collapsed into 5 group boxes" in layers.note
     assert len(layers.source) < 5_000
+    # by default: grouped by layer (one box per neuron would be too many for a screen)
+    assert default.grouping == "layer" and default.boxes == layers.boxes == 6
+    assert default.note.startswith("grouped by layer to fit a screen (32,338 values in 6 boxes)")
+    assert "group=None, max_nodes=None draws every value" in default.note
     # 16 + 16 + 1 neurons, each one box; edges between boxes carry counts, not partials
     assert len(re.findall(r'label="layers\.\d\.neurons\.\d+\\n', neurons.source)) == 33
     assert "320 edges" in neurons.source

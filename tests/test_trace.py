@@ -191,7 +191,7 @@ def test_table_and_dicts():
         "accumulated": 20.0,
     }
     assert isinstance(steps, ChainRuleTrace) and isinstance(steps[0], TraceStep)
-    assert "13 steps from y" in repr(steps)
+    assert repr(steps) == text  # the REPL shows the table
 
 
 def test_trace_of_a_leaf_is_empty():

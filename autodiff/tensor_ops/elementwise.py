@@ -477,3 +477,57 @@ RULES = {
     "minimum": (minimum_grad_a, minimum_grad_b),
     "where": (where_grad_a, where_grad_b),
 }
+
+
+# --------------------------------------------------------------------------------------------
+# Each edge's local derivative as a short formula, for drawings. Per op: its inputs' letters in
+# order (as the rules' docstrings name them), each with d op / d input. A drawing puts each
+# input's label in place of its letter; {c} is the op's constant. An entry may be a function
+# (names, constant) -> text. `draw` finds this table through the module of the op's rules, so
+# an op's formula lives here, beside its rule; an op without one is drawn with its shapes.
+# --------------------------------------------------------------------------------------------
+
+
+def _pow_formula(names: dict, c: Any) -> str:
+    """d(x ** c)/dx = c·x^(c - 1): 2·x for the square"""
+    if c == 2:
+        return f"2·{names['x']}"
+    if c == 1:
+        return "1"
+    exponent = c - 1
+    shown = f"{exponent:g}" if exponent >= 0 else f"({exponent:g})"
+    return f"{c:g}·{names['x']}^{shown}"
+
+
+def _clip_formula(names: dict, c: tuple) -> str:
+    """d clip(x, low, high)/dx = 1 where low <= x <= high, else 0"""
+    low, high = c
+    inside = " <= ".join(
+        part for part in (f"{low:g}" if low is not None else "", names["x"],
+                          f"{high:g}" if high is not None else "") if part
+    )  # fmt: skip
+    return f"1 where {inside}"
+
+
+EDGE_FORMULAS = {
+    "+": {"a": "1", "b": "1"},
+    "-": {"a": "1", "b": "-1"},
+    "*": {"a": "{b}", "b": "{a}"},
+    "/": {"a": "1/{b}", "b": "-{a}/{b}^2"},
+    "neg": {"x": "-1"},
+    "**": {"x": _pow_formula},
+    "pow": {"a": "{b}·{a}^({b} - 1)", "b": "{a}^{b}·log {a}"},
+    "exp": {"x": "exp({x})"},
+    "log": {"x": "1/{x}"},
+    "sqrt": {"x": "1/(2·sqrt({x}))"},
+    "abs": {"x": "sign({x})"},
+    "tanh": {"x": "1 - tanh^2"},
+    "sigmoid": {"x": "sigmoid·(1 - sigmoid)"},
+    "relu": {"x": "1 where {x} > 0"},
+    "leaky_relu": {"x": "1 where {x} > 0, else {c}"},
+    "softplus": {"x": "sigmoid({x})"},
+    "clip": {"x": _clip_formula},
+    "maximum": {"a": "1 where {a} > {b}", "b": "1 where {b} > {a}"},
+    "minimum": {"a": "1 where {a} < {b}", "b": "1 where {b} < {a}"},
+    "where": {"a": "1 where cond", "b": "1 where not cond"},
+}

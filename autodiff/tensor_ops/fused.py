@@ -93,3 +93,12 @@ def _linear_grad_bias(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 RULES = {
     "linear": (_linear_grad_input, _linear_grad_weight, _linear_grad_bias),
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS);
+# {n} is the number of input elements behind the one output.
+EDGE_FORMULAS = {
+    "linear": {"x": "{W}.T", "W": "{x}.T", "b": "1"},
+    "mse_loss": {"pred": "2·({pred} - {target})/{n}", "target": "-2·({pred} - {target})/{n}"},
+    "cross_entropy": {"logits": "(softmax({logits}) - target)/rows"},
+}

@@ -70,3 +70,8 @@ def matmul_grad_b(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 
 
 RULES = {"matmul": (matmul_grad_a, matmul_grad_b)}
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS):
+# d(x @ W)/dx is W.T, d(x @ W)/dW is x.T.
+EDGE_FORMULAS = {"matmul": {"a": "{b}.T", "b": "{a}.T"}}

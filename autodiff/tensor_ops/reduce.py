@@ -294,3 +294,23 @@ RULES = {
     "log_softmax": (log_softmax_grad,),
     "softmax": (softmax_grad,),
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS);
+# {n} is the number of input elements behind each output element.
+
+
+def _var_formula(names: dict, c: tuple) -> str:
+    """d var(x)/dx_i = 2 (x_i - mean(x)) / (n - ddof)"""
+    _, ddof = c
+    return f"2·({names['x']} - mean)/{int(names['n']) - ddof}"
+
+
+EDGE_FORMULAS = {
+    "sum": {"x": "1"},
+    "mean": {"x": "1/{n}"},
+    "max": {"x": "1 at the max"},
+    "min": {"x": "1 at the min"},
+    "var": {"x": _var_formula},
+    "logsumexp": {"x": "softmax({x})"},
+}

@@ -308,3 +308,16 @@ RULES = {
     "concatenate": concatenate_grad,
     "stack": stack_grad,
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS);
+# "*" stands for every input of an op with any number of them.
+EDGE_FORMULAS = {
+    "reshape": {"x": "1, reshaped"},
+    "transpose": {"x": "1, transposed"},
+    "expand": {"x": "1 per copy"},
+    "getitem": {"x": "1 at the index"},
+    "scatter_add": {"y": "1 at the index"},
+    "concatenate": {"*": "1 on its slice"},
+    "stack": {"*": "1 on its slice"},
+}
