@@ -98,7 +98,5 @@ RULES = {
 # Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS);
 # {n} is the number of input elements behind the one output.
 EDGE_FORMULAS = {
-    "linear": {"x": "{W}.T", "W": "{x}.T", "b": "1"},
-    "mse_loss": {"pred": "2·({pred} - {target})/{n}", "target": "-2·({pred} - {target})/{n}"},
-    "cross_entropy": {"logits": "(softmax({logits}) - target)/rows"},
+    "linear": {"x": "{W}", "W": "{x}", "b": "1"},  # out = x @ W.T + b
 }

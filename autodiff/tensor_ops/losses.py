@@ -624,3 +624,21 @@ RULES = {
     "cross_entropy": (_cross_entropy_grad_input, _cross_entropy_grad_target),
     "nll_loss": (_nll_grad_input,),
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS);
+# {n} is the number of input elements, before the mean.
+EDGE_FORMULAS = {
+    "mse_loss": {"input": "2·({input} - {target})/{n}", "target": "-2·({input} - {target})/{n}"},
+    "l1_loss": {"input": "sign({input} - {target})/{n}", "target": "-sign({input} - {target})/{n}"},
+    "binary_cross_entropy_with_logits": {
+        "input": "(sigmoid({input}) - {target})/{n}",
+        "target": "-{input}/{n}",
+    },
+    "binary_cross_entropy": {
+        "input": "({input} - {target})/({input}·(1 - {input}))/{n}",
+        "target": "log(1/{input} - 1)/{n}",
+    },
+    "cross_entropy": {"input": "(softmax({input}) - target)/rows", "target": "-log_softmax/rows"},
+    "nll_loss": {"input": "-1 at the target/rows"},
+}

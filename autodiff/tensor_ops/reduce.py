@@ -313,4 +313,6 @@ EDGE_FORMULAS = {
     "min": {"x": "1 at the min"},
     "var": {"x": _var_formula},
     "logsumexp": {"x": "softmax({x})"},
+    "log_softmax": {"x": "1 - softmax({x})"},  # on the diagonal; -softmax elsewhere
+    "softmax": {"x": "softmax·(1 - softmax)"},  # on the diagonal; -softmax_i·softmax_j elsewhere
 }
