@@ -130,7 +130,9 @@ def flip(x: Tensor, *dims: Any) -> Tensor:
     Tensor([[4., 3.],
             [2., 1.]], shape=(2, 2))
     """
-    axes = {dim_of(d, x.data.ndim, "flip") for d in _ints(dims, "flip", "dims")}
+    axes = [dim_of(d, x.data.ndim, "flip") for d in _ints(dims, "flip", "dims")]
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"flip: dims {dims} name the same dim twice")
     if x.data.ndim == 0:
         return sh.getitem(x, ...)
     return sh.getitem(x, tuple(slice(None, None, -1) if a in axes else slice(None)
