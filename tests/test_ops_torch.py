@@ -49,6 +49,8 @@ def _compare(ours: list, theirs: list, out: Tensor, ref, rtol: float, atol: floa
 @given(data=st.data())
 def test_values_and_gradients_match_torch(op: Op, dtype: type, data) -> None:
     xs = data.draw(op.inputs())
+    if dtype == np.float32:  # no float32 subnormals, where PyTorch's x / x-style rules are off
+        xs = [np.where(np.abs(x) < 1e-30, 0.0, x) for x in xs]
     ours, theirs = _ours_and_theirs(xs, dtype)
     out, ref = op.fn(*ours), op.torch_fn(*theirs)
     tolerance = (op.torch_rtol, 1e-12) if dtype == np.float64 else (2e-5, 2e-5)
