@@ -100,7 +100,7 @@ def _cumprod_grad_by_products(g: Tensor, x: Tensor, dim: int) -> Tensor:
     double-backward form): the masked O(n) form is right in value, but treats the gradient
     after a zero as a constant 0, whose derivative (by that zero) is not 0."""
     n = x.shape[dim]
-    ones = np.ones(_position(1, dim, x.ndim).shape, dtype=x.dtype)
+    ones = np.ones(tuple(1 if axis == dim else n for axis, n in enumerate(x.shape)), x.dtype)
     lead = (slice(None),) * dim
     pieces = []
     for k in range(n):
