@@ -99,8 +99,6 @@ def _scatter_operands(op: str, x: Tensor, dim: int, index: Any, src: Any) -> tup
     d = dim_of(dim, x.data.ndim, op)
     idx = index_array(index, op)
     src = as_tensor(src, x, op)
-    if x.data.ndim == 0:
-        raise ValueError(f"{op}: x must have at least one dim")
     if src.data.ndim == 0:  # a number written everywhere the index points
         src = as_tensor(np.full(idx.shape, src.data, dtype=x.data.dtype), x, op)
     _check_index(op, idx, x.data.shape, d)
@@ -125,6 +123,8 @@ def scatter(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
     >>> scatter(Tensor([0.0, 0.0, 0.0]), 0, np.array([2, 0]), Tensor([5.0, 6.0]))
     Tensor([6., 0., 5.])
     """
+    if x.data.ndim == 0:
+        return _as_one_element(scatter, x, dim, index, src)
     d, src, positions, used = _scatter_operands("scatter", x, dim, index, src)
     out = x.data.copy()
     part = src.data if used is None else src.data[used]
@@ -143,10 +143,20 @@ def scatter_add(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
     >>> scatter_add(Tensor([0.0, 0.0, 0.0]), 0, np.array([2, 0, 2]), Tensor([5.0, 6.0, 7.0]))
     Tensor([ 6.,  0., 12.])
     """
+    if x.data.ndim == 0:
+        return _as_one_element(scatter_add, x, dim, index, src)
     d, src, positions, used = _scatter_operands("scatter_add", x, dim, index, src)
     out = x.data.copy()
     np.add.at(out, positions, src.data if used is None else src.data[used])
     return _make(out, (x, src), "scatter_add", (positions, used, None))
+
+
+def _as_one_element(op: Any, x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
+    """A 0-d tensor's scatter as that of one element (index and src 0-d too, as PyTorch)."""
+    dim_of(dim, 0, op.__name__)
+    src = src.reshape(1) if isinstance(src, Tensor) and src.data.ndim == 0 else src
+    idx = index_array(index, op.__name__)
+    return op(x.reshape(1), 0, idx.reshape(-1) if idx.ndim == 0 else idx, src).reshape(())
 
 
 def scatter_grad_x(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
