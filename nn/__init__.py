@@ -28,7 +28,7 @@ from nn.activations import (
     Tanh,
     get_activation,
 )
-from nn.data.datasets import make_moons
+from nn.datasets import make_moons
 from nn.layers import Dropout, Flatten, Identity, Linear, Sequential, tensor_mlp
 from nn.module import IncompatibleKeys, Module
 from nn.scalar import MLP, Layer, Neuron

@@ -243,11 +243,6 @@ def leaky_relu(x: Tensor, slope: float = 0.01) -> Tensor:
     return _make(np.where(data > 0, data, data * slope), (x,), "leaky_relu", slope)
 
 
-def softplus(x: Tensor) -> Tensor:
-    """log(1 + e**x) elementwise, without overflow for large x."""
-    return _make(np.logaddexp(0, x.data), (x,), "softplus")
-
-
 def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tensor:
     """x limited to [low, high] (either may be None); the gradient is 0 where x is clipped.
 
@@ -300,11 +295,6 @@ def relu_grad(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 def leaky_relu_grad(g: Any, inputs: tuple, out: Any, ctx: float) -> Any:
     """d leaky_relu(x)/dx = 1 where x > 0, else slope"""
     return np.where(_raw(inputs[0]) > 0, g, g * ctx)
-
-
-def softplus_grad(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
-    """d softplus(x)/dx = sigmoid(x)"""
-    return g * _sigmoid_of(inputs[0])
 
 
 def clip_grad(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
@@ -471,7 +461,6 @@ RULES = {
     "sigmoid": (sigmoid_grad,),
     "relu": (relu_grad,),
     "leaky_relu": (leaky_relu_grad,),
-    "softplus": (softplus_grad,),
     "clip": (clip_grad,),
     "maximum": (maximum_grad_a, maximum_grad_b),
     "minimum": (minimum_grad_a, minimum_grad_b),

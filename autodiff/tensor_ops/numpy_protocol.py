@@ -16,9 +16,11 @@ import numpy as np
 from autodiff.graph import grad_mode
 from autodiff.tensor import Tensor, as_tensor
 from autodiff.tensor_ops import elementwise as ew
+from autodiff.tensor_ops import layout, maths, reductions, rounding, scan, sorting
 from autodiff.tensor_ops import matmul as mm
 from autodiff.tensor_ops import reduce as rd
 from autodiff.tensor_ops import shape as sh
+from autodiff.tensor_ops.einsum import einsum
 
 UFUNCS = {
     np.add: ew.add,
@@ -44,6 +46,37 @@ UFUNCS = {
     np.not_equal: ew.ne,
 }
 """numpy ufunc -> Tensor op."""
+
+UFUNCS.update(
+    {
+        np.sin: maths.sin,
+        np.cos: maths.cos,
+        np.tan: maths.tan,
+        np.arcsin: maths.asin,
+        np.arccos: maths.acos,
+        np.arctan: maths.atan,
+        np.sinh: maths.sinh,
+        np.cosh: maths.cosh,
+        np.log2: maths.log2,
+        np.log10: maths.log10,
+        np.log1p: maths.log1p,
+        np.exp2: maths.exp2,
+        np.expm1: maths.expm1,
+        np.logaddexp: maths.logaddexp,
+        np.arctan2: maths.atan2,
+        np.sign: rounding.sign,
+        np.floor: rounding.floor,
+        np.ceil: rounding.ceil,
+        np.trunc: rounding.trunc,
+        np.rint: rounding.round_,
+        np.remainder: rounding.remainder,
+        np.fmod: rounding.fmod,
+        np.floor_divide: rounding.floor_divide,
+        np.isnan: rounding.isnan,
+        np.isinf: rounding.isinf,
+        np.isfinite: rounding.isfinite,
+    }
+)
 
 
 def _data(x: Any) -> Any:
@@ -168,6 +201,117 @@ FUNCTIONS = {
     np.size: _np_size,
 }
 """numpy function -> Tensor op (or attribute)."""
+
+
+def _flat_or(a: Any, axis: Any) -> tuple:
+    """numpy's axis=None means the flattened array."""
+    return (sh.reshape(a, -1), 0) if axis is None else (a, axis)
+
+
+def _np_cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Tensor:
+    _no_extras("cumsum", dtype, out, {})
+    return scan.cumsum(*_flat_or(a, axis))
+
+
+def _np_cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Tensor:
+    _no_extras("cumprod", dtype, out, {})
+    return scan.cumprod(*_flat_or(a, axis))
+
+
+def _np_prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+             **kwargs: Any) -> Tensor:  # fmt: skip
+    _no_extras("prod", dtype, out, kwargs)
+    return reductions.prod(a, axis, keepdims)
+
+
+def _np_std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+            keepdims: bool = False, **kwargs: Any) -> Tensor:  # fmt: skip
+    _no_extras("std", dtype, out, kwargs)
+    return reductions.std(a, axis, correction=ddof, keepdim=keepdims)
+
+
+def _np_flip(m: Any, axis: Any = None) -> Tensor:
+    axes = range(np.ndim(m.data)) if axis is None else axis
+    return layout.flip(m, tuple(axes) if not isinstance(axes, int) else axes)
+
+
+def _np_roll(a: Any, shift: Any, axis: Any = None) -> Tensor:
+    return layout.roll(a, shift, axis)
+
+
+def _np_diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    return layout.diagonal(a, offset, axis1, axis2)
+
+
+def _np_einsum(subscripts: str, *operands: Any, out: Any = None, **kwargs: Any) -> Tensor:
+    _no_extras("einsum", None, out, {k: v for k, v in kwargs.items() if k != "optimize"})
+    return einsum(subscripts, *operands)
+
+
+def _np_round(a: Any, decimals: int = 0, out: Any = None) -> Tensor:
+    _no_extras("round", None, out, {})
+    return rounding.round_(a, decimals)
+
+
+def _np_sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, **kwargs: Any):
+    _no_extras("sort", None, None, {"order": order} if order is not None else {})
+    return sorting.sort(*_flat_or(a, axis)).values
+
+
+def _np_argsort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, **kwargs: Any):
+    return sorting.argsort(*_flat_or(a, axis))
+
+
+def _np_argmax(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Tensor:
+    _no_extras("argmax", None, out, {})
+    return reductions.argmax(a, axis, keepdims)
+
+
+def _np_argmin(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Tensor:
+    _no_extras("argmin", None, out, {})
+    return reductions.argmin(a, axis, keepdims)
+
+
+def _np_any(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Tensor:
+    _no_extras("any", None, out, {})
+    return reductions.any_(a, axis, keepdims)
+
+
+def _np_all(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Tensor:
+    _no_extras("all", None, out, {})
+    return reductions.all_(a, axis, keepdims)
+
+
+def _np_repeat(a: Any, repeats: Any, axis: Any = None) -> Tensor:
+    return layout.repeat_interleave(a, repeats, axis)
+
+
+FUNCTIONS.update(
+    {
+        np.cumsum: _np_cumsum,
+        np.cumprod: _np_cumprod,
+        np.prod: _np_prod,
+        np.std: _np_std,
+        np.flip: _np_flip,
+        np.roll: _np_roll,
+        np.tile: layout.tile,
+        np.tril: layout.tril,
+        np.triu: layout.triu,
+        np.diag: layout.diag,
+        np.diagonal: _np_diagonal,
+        np.moveaxis: layout.movedim,
+        np.einsum: _np_einsum,
+        np.round: _np_round,
+        np.around: _np_round,
+        np.sort: _np_sort,
+        np.argsort: _np_argsort,
+        np.argmax: _np_argmax,
+        np.argmin: _np_argmin,
+        np.any: _np_any,
+        np.all: _np_all,
+        np.repeat: _np_repeat,
+    }
+)
 
 
 def array_function(self: Tensor, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:

@@ -303,7 +303,7 @@ RULES = {
 def _var_formula(names: dict, c: tuple) -> str:
     """d var(x)/dx_i = 2 (x_i - mean(x)) / (n - ddof)"""
     _, ddof = c
-    return f"2·({names['x']} - mean)/{int(names['n']) - ddof}"
+    return f"2·({names['x']} - mean)/{int(names['n']) - ddof:g}"
 
 
 EDGE_FORMULAS = {

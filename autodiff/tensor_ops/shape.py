@@ -167,7 +167,7 @@ def expand_grad(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Indexing: x[index] and its adjoint, scatter-add
+# Indexing: x[index] and its adjoint, add-at (numpy's np.add.at into zeros)
 # --------------------------------------------------------------------------------------------
 
 
@@ -208,7 +208,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     return _make(data, (x,), "getitem", index)
 
 
-def _scatter_add_array(g: np.ndarray, shape: tuple, index: Any) -> np.ndarray:
+def _add_at_array(g: np.ndarray, shape: tuple, index: Any) -> np.ndarray:
     full = np.zeros(shape, dtype=g.dtype)
     if _may_repeat(index):
         np.add.at(full, index, g)  # repeated indices accumulate
@@ -217,22 +217,22 @@ def _scatter_add_array(g: np.ndarray, shape: tuple, index: Any) -> np.ndarray:
     return full
 
 
-def scatter_add(g: Any, shape: tuple, index: Any) -> Any:
+def add_at(g: Any, shape: tuple, index: Any) -> Any:
     """Zeros of `shape` with `g` added at ``[index]`` (repeats accumulate): getitem's adjoint."""
     if isinstance(g, Tensor):
-        return _make(_scatter_add_array(g.data, shape, index), (g,), "scatter_add", index)
+        return _make(_add_at_array(g.data, shape, index), (g,), "add_at", index)
     if hasattr(g, "scatter_add"):  # a symbolic operand (autodiff.compile) writes the call out
         return g.scatter_add(shape, index, _may_repeat(index))
-    return _scatter_add_array(g, shape, index)
+    return _add_at_array(g, shape, index)
 
 
 def getitem_grad(g: Any, inputs: tuple, out: Any, index: Any) -> Any:
     """d x[index]/dx: the gradient added into zeros at [index]"""
-    return scatter_add(g, inputs[0].shape, index)
+    return add_at(g, inputs[0].shape, index)
 
 
-def scatter_add_grad(g: Any, inputs: tuple, out: Any, index: Any) -> Any:
-    """d scatter_add(y, index)/dy: the gradient read back at [index]"""
+def add_at_grad(g: Any, inputs: tuple, out: Any, index: Any) -> Any:
+    """d add_at(y, index)/dy: the gradient read back at [index]"""
     return g[index]
 
 
@@ -304,7 +304,7 @@ RULES = {
     "transpose": (transpose_grad,),
     "expand": (expand_grad,),
     "getitem": (getitem_grad,),
-    "scatter_add": (scatter_add_grad,),
+    "add_at": (add_at_grad,),
     "concatenate": concatenate_grad,
     "stack": stack_grad,
 }
