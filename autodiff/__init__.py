@@ -11,6 +11,9 @@ back to its inputs in reverse topological order.
 30.0
 """
 
+# the one place the version is written: pyproject.toml reads it from here at build time
+__version__ = "0.1.0"
+
 from autodiff.chain_rule import ChainRuleTrace, TraceStep, trace
 from autodiff.compiler import compile
 from autodiff.drawing import GraphDrawing, GraphvizNotFoundWarning, draw

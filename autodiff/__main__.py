@@ -176,6 +176,14 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _printable(text: str) -> str:
+    """`text` with characters that would break or hide the error line (a newline, NEL, a
+    control character from a user's argument) written as their escapes: one line stays one."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def _report(error: ExpressionError, text: str, err: TextIO) -> None:
     """One line saying what and where; for a place in the expression, the line and a '^'."""
     print(f"autodiff: error: {error}", file=err)
@@ -206,7 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _BadArguments as error:
         for stand_in, arg in originals.items():
             error = _BadArguments(str(error).replace(stand_in, arg))
-        print(f"autodiff: error: {error} (see python -m autodiff --help)", file=err)
+        print(f"autodiff: error: {_printable(str(error))} (see python -m autodiff --help)",
+              file=err)  # fmt: skip
         return EXIT_BAD_INPUT
     except SystemExit as done:  # --help
         return done.code if isinstance(done.code, int) else EXIT_OK
@@ -254,14 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 written = draw(y, highlight=highlight).save(args.draw)
             except ValueError as error:  # a suffix that names no format
-                print(f"autodiff: error: --draw: {error}", file=err)
+                print(f"autodiff: error: --draw: {_printable(str(error))}", file=err)
                 return EXIT_BAD_INPUT
             except OSError as error:
-                print(f"autodiff: error: --draw: cannot write {args.draw}: {error.strerror}",
-                      file=err)  # fmt: skip
+                where = _printable(args.draw)
+                print(f"autodiff: error: --draw: cannot write {where}: {error.strerror}", file=err)
                 return EXIT_BAD_INPUT
             except RuntimeError as error:  # dot itself failed
-                print(f"autodiff: error: --draw: {error}", file=err)
+                print(f"autodiff: error: --draw: {_printable(str(error))}", file=err)
                 return EXIT_NOT_RENDERED
         missing = [w for w in caught if issubclass(w.category, GraphvizNotFoundWarning)]
         if missing:

@@ -28,8 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from autodiff import Value  # noqa: E402
-from demo import moons_data, moons_step  # noqa: E402
 from nn import MLP  # noqa: E402
+from nn.demo import moons_data, moons_step  # noqa: E402
 
 try:
     import micrograd.engine as micrograd_engine

@@ -12,10 +12,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from autodiff.__main__ import main
@@ -201,21 +203,57 @@ pieces = st.sampled_from(
 )  # fmt: skip
 
 
+@contextlib.contextmanager
+def _in_empty_directory() -> Iterator[None]:
+    """Fuzzed arguments can spell `--draw FILE`: whatever gets written lands in a throwaway
+    folder, never in the checkout."""
+    before = os.getcwd()
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        try:
+            yield
+        finally:
+            os.chdir(before)
+
+
+def _one_line(text: str) -> bool:
+    """One line as the program writes lines, ended by its only "\n". Not str.splitlines(),
+    which also splits at characters a user's text may carry and a terminal does not break
+    at (NEL "\x85", "\x1c".."\x1e", "\u2028", ...)."""
+    return text.endswith("\n") and text.count("\n") == 1
+
+
 def check_outcome(argv: list[str]) -> None:
-    """Run main in-process (hypothesis cannot share pytest's capsys between examples)."""
+    """Run main in-process (hypothesis cannot share pytest's capsys between examples).
+
+    The outcomes a user may see: the results (status 0); the help, when -h/--help is among the
+    arguments (status 0, on stdout as argparse prints it); one line saying what is wrong
+    (status 2), after the results when it is --draw's FILE that is wrong; a drawing that could
+    not be rendered (status 1, with --draw only). Never a traceback, never a second line.
+    """
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with _in_empty_directory(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = main(argv)
     out, err = out.getvalue(), err.getvalue()
-    assert status in (0, 2)
+    asked_for_help = "-h" in argv or "--help" in argv
+    drawing = "--draw" in argv
     if status == 0:
-        assert err == "" and out.startswith(("y = ", "f = "))
-    else:
+        assert err == ""
+        assert out.startswith(("y = ", "f = ")) or (
+            asked_for_help and out.startswith("usage: python -m autodiff")
+        ), out
+    elif status == 2:
         # one line; a problem placed in the expression adds the line and a '^' under it
-        lines = err.splitlines()
-        assert out == "" and err.startswith("autodiff: error: ")
-        assert len(lines) == (3 if PLACED.match(lines[0]) else 1)
-        assert len(lines) == 1 or lines[2].rstrip().endswith("^")
+        assert err.startswith("autodiff: error: "), err
+        lines = err.split("\n")[:-1]  # the program's lines end at "\n" only (see _one_line)
+        if PLACED.match(lines[0]):
+            assert len(lines) == 3 and lines[2].rstrip().endswith("^"), err
+        else:
+            assert _one_line(err), err
+        assert out == "" or (drawing and out.startswith(("y = ", "f = "))), out
+    else:
+        assert status == 1 and drawing, (status, out, err)
+        assert _one_line(err) and err.startswith("autodiff: "), err
 
 
 @given(st.text(max_size=60))
@@ -228,6 +266,32 @@ def test_fuzz_expression_like_text(text):
     check_outcome([text, "--at", "x=1.5", "y=-2", "--trace"])
 
 
-@given(st.lists(st.text(max_size=12), max_size=4), st.text(max_size=20))
+arguments = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["--", "-h", "--help", "--at", "--trace", "--highlight", "--draw", "x=1",
+                     "y=-2", "x", "g.gv", "g.txt", "no/such/g.gv"]),
+)  # fmt: skip
+
+
+@given(st.lists(arguments, max_size=5), st.text(max_size=20))
+@example(at=[], text="--help")  # the help, on stdout, status 0
+@example(at=["x=1", "-h"], text="")
+@example(at=["x=1", "--trace", "\x85"], text="")  # NEL: not a line break for the program
+@example(at=["x=1", "y=2", "--draw", "g.gv"], text="")  # written in a throwaway folder
+@example(at=["x=1", "y=2", "--draw", "no/such/g.gv"], text="")  # status 2 after the results
 def test_fuzz_arguments(at, text):
     check_outcome(["x + y", "--at", *at] if at else [text])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["x + y", "--at", "x=1", "--trace", "a\nb"],  # argparse: unrecognized arguments: a\nb
+        ["x + y", "--at", "x=1", "y=2", "--draw", "no/such\n/g.gv"],  # --draw: cannot write
+    ],
+)
+def test_a_line_break_in_an_argument_stays_in_the_error_line(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with _in_empty_directory(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(argv) == 2
+    assert _one_line(err.getvalue()), err.getvalue()

@@ -5,8 +5,8 @@ import random
 import pytest
 
 from autodiff import Value
-from demo import moons_data, moons_step
 from nn import MLP, Layer, Neuron, make_moons
+from nn.demo import moons_data, moons_step
 from nn.losses import hinge_loss, l2_penalty
 
 

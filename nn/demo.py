@@ -1,6 +1,6 @@
 """The main demo: the article's partial derivatives, then micrograd's moons MLP trained here.
 
-python3 demo.py
+Run it with ``python -m nn.demo`` (installed, or from the checkout's root).
 """
 
 from __future__ import annotations
@@ -34,7 +34,12 @@ def article_example() -> None:
 
 
 def moons_data(seed: int = 0) -> tuple[list[list[float]], list[float]]:
-    """100 two-moons points and their labels in {-1, +1}, as micrograd's demo uses them."""
+    """100 two-moons points and their labels in {-1, +1}, as micrograd's demo uses them.
+
+    >>> X, y = moons_data()
+    >>> len(X), len(X[0]), sorted(set(y))
+    (100, 2, [-1.0, 1.0])
+    """
     X, labels = make_moons(100, noise=0.1, seed=seed)
     return X.tolist(), [float(2 * v - 1) for v in labels]
 
@@ -74,6 +79,11 @@ def train_moons(steps: int = 100) -> None:
     print(f"  {k + 1} steps, {per_step * 1e3:.1f} ms per step")
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The whole demo, as ``python -m nn.demo`` runs it."""
     article_example()
     train_moons()
+
+
+if __name__ == "__main__":
+    main()
