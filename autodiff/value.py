@@ -398,8 +398,9 @@ class Value:
         changed between the forward pass and ``backward()``, the gradients are those at the
         forward-time numbers, with or without ``create_graph``: the partials that
         ``create_graph`` rebuilds as graph nodes carry the saved numbers (the difference is
-        added as a constant), so first derivatives agree; derivatives of higher order are
-        taken at the current numbers. Compute the forward pass again after changing ``.data``.
+        added as a constant). Only first derivatives are kept consistent so: differentiating
+        such a gradient again mixes old and new numbers. Compute the forward pass again after
+        changing ``.data``.
 
         >>> x = Value(3.0)
         >>> y = x * x
