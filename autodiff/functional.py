@@ -56,7 +56,7 @@ def _tensor_type() -> type | None:
     return _TENSOR
 
 
-_TENSOR: type | None = None
+_TENSOR: type | None = None  # (shared: every thread would store the same class)
 
 
 def _describe(x: Any) -> str:

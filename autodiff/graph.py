@@ -19,6 +19,16 @@ A node is any object that hashes by identity and has:
 The core knows nothing of scalars or tensors: it orders the graph and applies the chain rule.
 `backpropagate` is the driver every path can use; `backpropagate_numeric` is the same chain rule
 for graphs whose partials are all numbers (scalar `Value`s), summing into ``.grad`` in place.
+
+Threads: what changes during a forward or backward pass is per thread (and per asyncio task):
+grad mode here, and the functional API's nesting depth, are context variables. The rest of the
+package's module-level state is shared on purpose and safe to share: the op rule tables are
+filled at import (and when a `Function` subclass is defined) and only read afterwards; the
+cached ones vectors of `autodiff.tensor` are read-only arrays, added under a lock; the change
+clock behind ``Tensor.data``'s version is bumped under a lock; numpy's random Generator behind
+``randn`` locks itself. Nodes themselves are not locked: two threads may share a graph's inputs
+(parameters) to build graphs of their own, but should not backpropagate through one graph, or
+change one tensor's ``.data``, at the same time.
 """
 
 from __future__ import annotations

@@ -672,7 +672,7 @@ def as_tensor(x: Any, like: Tensor | None = None, op: str = "op") -> Tensor:
 # Creation helpers, with one seedable numpy Generator.
 # --------------------------------------------------------------------------------------------
 
-_default_rng = np.random.default_rng()
+_default_rng = np.random.default_rng()  # shared by threads: a Generator locks itself per call
 
 
 def manual_seed(seed: int) -> np.random.Generator:

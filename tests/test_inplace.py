@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from autodiff import Tensor, Value
+from autodiff import Tensor, Value, trace
 from autodiff.function import Function
 from autodiff.tensor_ops.fused import linear
 
@@ -145,6 +145,15 @@ def test_retain_graph_then_change_then_backward_again_is_detected():
     a.data += 1.0
     with pytest.raises(RuntimeError, match=r"op 'exp'.*tensor 'a' \(input 0\)"):
         loss.backward()
+
+
+def test_the_chain_rule_trace_detects_a_change_too():
+    a = _leaf((3,), "a", 0)
+    loss = (a * a).sum()
+    a.data -= 0.1
+    with pytest.raises(RuntimeError, match="tensor 'a' \\(inputs 0 and 1\\)") as error:
+        trace(loss)
+    assert "retain_graph" not in str(error.value)  # not the hint for a released graph
 
 
 # --------------------------------------------------------------------------------------------

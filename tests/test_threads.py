@@ -5,6 +5,7 @@ the tests are deterministic, and a short switch interval makes them interleave i
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 from typing import Any, Callable
@@ -343,6 +344,32 @@ def test_a_thread_starts_with_grad_enabled_even_if_its_creator_is_in_no_grad():
         thread.start()
         thread.join(TIMEOUT)
     assert seen == [True]
+
+
+def test_no_grad_in_one_asyncio_task_does_not_reach_another():
+    """Grad mode is a context variable: per asyncio task too, even across awaits."""
+    x = Value(2.0)
+
+    async def main() -> list:
+        entered, checked = asyncio.Event(), asyncio.Event()
+        seen = []
+
+        async def quiet() -> None:
+            with no_grad():
+                entered.set()
+                await checked.wait()  # the other task runs while this one is inside no_grad
+                seen.append(("quiet", is_grad_enabled(), bool((x * x)._prev)))
+
+        async def recording() -> None:
+            await entered.wait()
+            seen.append(("recording", is_grad_enabled(), bool((x * x)._prev)))
+            checked.set()
+
+        await asyncio.gather(quiet(), recording())
+        return seen
+
+    assert asyncio.run(main()) == [("recording", True, True), ("quiet", False, False)]
+    assert is_grad_enabled()
 
 
 # --------------------------------------------------------------------------------------------
