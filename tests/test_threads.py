@@ -52,10 +52,8 @@ def run_threads(*targets: Callable[[Callable[[], None]], None]) -> None:
     def body(target: Callable) -> None:
         try:
             target(sync)
-        except threading.BrokenBarrierError:
-            pass  # another thread failed: its error is the one to report
         except BaseException as error:  # noqa: BLE001 (re-raised in the main thread)
-            errors.append(error)
+            errors.append(error)  # (a broken barrier too: a thread timed out waiting)
             barrier.abort()
 
     threads = [threading.Thread(target=body, args=(t,)) for t in targets]
@@ -64,8 +62,9 @@ def run_threads(*targets: Callable[[Callable[[], None]], None]) -> None:
     for t in threads:
         t.join(TIMEOUT * 4)
     assert not any(t.is_alive() for t in threads), "a thread did not finish"
-    if errors:
-        raise errors[0]
+    if errors:  # the failure itself, rather than the broken barrier it left the others
+        failures = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
+        raise (failures or errors)[0]
     assert is_grad_enabled(), "grad mode is off in the main thread after the threads ran"
 
 
@@ -166,18 +165,32 @@ def test_toggling_no_grad_in_one_thread_does_not_touch_another_threads_training(
 
 
 class Pause(Function):
-    """The identity, whose vjp waits twice at the barrier: between the two waits, the other
-    thread runs a whole forward and backward pass while this thread is inside backward."""
+    """The identity, whose vjp calls `pause`: in a backward pass, it waits twice at the
+    barrier, and between the two waits the other thread runs a whole forward and backward pass
+    while this thread is inside its backward pass."""
 
     @staticmethod
-    def forward(x: np.ndarray, sync: Callable[[], None]) -> np.ndarray:
+    def forward(x: np.ndarray, pause: Callable[[], None]) -> np.ndarray:
         return x.copy()
 
     @staticmethod
-    def vjp(g: Any, x: Any, out: Any, sync: Callable[[], None]) -> tuple:
-        sync()
-        sync()
+    def vjp(g: Any, x: Any, out: Any, pause: Callable[[], None]) -> tuple:
+        pause()
         return (g,)
+
+
+def pausing_once(sync: Callable[[], None]) -> Callable[[], None]:
+    """Waits twice at the barrier the first time it is called, then never again (a second
+    derivative backpropagates through the Pause node once more)."""
+    calls = []
+
+    def pause() -> None:
+        if not calls:
+            calls.append(1)
+            sync()
+            sync()
+
+    return pause
 
 
 def no_pause() -> None:
@@ -189,19 +202,19 @@ X, Y = RNG.standard_normal((6, 3)), RNG.standard_normal((6, 2))
 START = [RNG.standard_normal(s) for s in [(3, 4), (4,), (4, 2), (2,)]]
 
 
-def plain_gradients(sync: Callable[[], None]) -> list[np.ndarray]:
+def plain_gradients(pause: Callable[[], None]) -> list[np.ndarray]:
     """d loss / d parameters of a small Tensor MLP, a `Pause` between its layers."""
     params = [Tensor(p.copy(), requires_grad=True) for p in START]
     w1, b1, w2, b2 = params
-    hidden = Pause.apply(linear(Tensor(X), w1, b1).tanh(), sync=sync)
+    hidden = Pause.apply(linear(Tensor(X), w1, b1).tanh(), pause=pause)
     mse_loss(linear(hidden, w2, b2), Tensor(Y)).backward()
     return [p.grad for p in params]
 
 
-def second_derivatives(sync: Callable[[], None], i: int) -> tuple:
+def second_derivatives(pause: Callable[[], None], i: int) -> tuple:
     """(d/dx, d2/dx2) of sum(tanh(x) * x) by create_graph, a `Pause` in the first pass."""
     x = Tensor(np.array([0.3 + 0.1 * i, -0.7, 1.1]), requires_grad=True)
-    y = (Pause.apply(x.tanh(), sync=sync) * x).sum()
+    y = (Pause.apply(x.tanh(), pause=pause) * x).sum()
     y.backward(create_graph=True)
     first = x.grad
     x.grad = None
@@ -225,7 +238,7 @@ def test_two_threads_backpropagate_at_once_each_gets_its_own_gradients():
 
     def plain(sync: Callable[[], None]) -> None:
         for _ in range(rounds):
-            for got, want in zip(plain_gradients(sync), reference):  # pauses: the other runs
+            for got, want in zip(plain_gradients(pausing_once(sync)), reference):  # the other runs
                 np.testing.assert_array_equal(got, want)
             sync()  # the other pauses inside its backward: this one runs a whole pass
             for got, want in zip(plain_gradients(no_pause), reference):
@@ -248,7 +261,7 @@ def test_two_threads_backpropagate_at_once_each_gets_its_own_gradients():
                 assert dv.data == pytest.approx(want_first[j], rel=1e-13)
                 assert v.grad == pytest.approx(want_second[j], rel=1e-13)
             sync()
-            first, second = second_derivatives(sync, i)  # pauses: the other runs
+            first, second = second_derivatives(pausing_once(sync), i)  # the other runs
             np.testing.assert_allclose(first, want_first, rtol=1e-13)
             np.testing.assert_allclose(second, want_second, rtol=1e-13)
 
@@ -423,22 +436,38 @@ def test_grad_and_hessian_from_two_threads_at_once():
 
 
 def test_gradcheck_from_two_threads_at_once():
-    def make(seed: int) -> Callable[[Callable[[], None]], None]:
+    """In turn, one thread's gradcheck pauses inside its finite differences (which run under
+    no_grad) while the other thread runs whole gradchecks, first and second order."""
+
+    def make(seed: int, pauses_first: bool) -> Callable[[Callable[[], None]], None]:
         data = np.random.default_rng(seed).standard_normal((3, 2))
         w = Tensor(data[:2].copy())
 
         def run(sync: Callable[[], None]) -> None:
-            for _ in range(4):
-                sync()
+            for i in range(4):
+                mine = (i % 2 == 0) == pauses_first
+                pause = pausing_once(sync) if mine else no_pause
+
+                def f(a: Tensor, pause: Callable[[], None] = pause) -> Tensor:
+                    if not is_grad_enabled():  # finite differences
+                        pause()
+                    return (a @ w).tanh().sum()
+
+                if not mine:
+                    sync()  # the other thread is inside its finite differences
                 x = Tensor(data.copy(), requires_grad=True)
-                report = gradcheck(lambda a: (a @ w).tanh().sum(), x, order=2)
+                report = gradcheck(f, x)
                 assert report.ok, str(report)
-                v = Value(float(data[0, 0]))
-                assert gradcheck(lambda a: (a * a).sigmoid(), v, order=2).ok
+                if not mine:
+                    report = gradcheck(f, x, order=2)
+                    assert report.ok, str(report)
+                    v = Value(float(data[0, 0]))
+                    assert gradcheck(lambda a: (a * a).sigmoid(), v, order=2).ok
+                    sync()
 
         return run
 
-    run_threads(make(2), make(3))
+    run_threads(make(2, True), make(3, False))
 
 
 def test_the_ones_cache_from_two_threads_stays_within_its_byte_budget():
