@@ -503,9 +503,11 @@ class Tensor:
             return
         if self.grad is None:
             if type(grad) is _ndarray and grad.dtype == self._data.dtype:
-                # `_own`, inlined: this runs for every parameter in every training step
-                if grad.base is None and id(grad) not in kept and grad.flags.writeable:
-                    kept.add(id(grad))
+                # `_own`, inlined: this runs for every parameter in every training step. (Rules
+                # make new, writable arrays or views; `Function` copies a read-only one.)
+                key = id(grad)
+                if grad.base is None and key not in kept:
+                    kept.add(key)
                     self.grad = grad
                 else:
                     self.grad = grad.copy()

@@ -214,3 +214,26 @@ def test_bias_gradients_after_the_cache_was_emptied_are_right():
     for batch in [3, 700_000, 5, 3]:  # the large batch empties the cache
         g = np.arange(batch * 2, dtype=np.float64).reshape(batch, 2)
         np.testing.assert_array_equal(_unbroadcast(g, (2,)), g.sum(axis=0))
+
+
+class FrozenGradient(Function):
+    """x * 1, whose vjp returns the same read-only array every time (a cached constant)."""
+
+    constant = np.ones(3)
+    constant.flags.writeable = False
+
+    @staticmethod
+    def forward(x: np.ndarray) -> np.ndarray:
+        return x.copy()
+
+    @staticmethod
+    def vjp(g: Any, x: Any, out: Any) -> tuple:
+        return (FrozenGradient.constant,)
+
+
+def test_a_read_only_gradient_from_a_vjp_is_copied():
+    (a,) = leaves(1, (3,))
+    FrozenGradient.apply(a).backward(np.ones(3))
+    assert a.grad is not FrozenGradient.constant and a.grad.flags.writeable
+    a.grad += 1.0
+    np.testing.assert_array_equal(FrozenGradient.constant, np.ones(3))
