@@ -124,7 +124,10 @@ def test_two_layer_network_by_hand():
     tanh_steps = [s for s in steps if s.op == "tanh"]
     got = sorted((s.upstream, s.local) for s in tanh_steps)
     want = sorted([(d_h0, 1 - h0**2), (d_h1, 1 - h1**2)])
-    assert [x for pair in got for x in pair] == pytest.approx([x for pair in want for x in pair])
+    assert len(got) == len(want) == 2
+    for (upstream, local), (want_upstream, want_local) in zip(got, want):  # pairs, compared
+        assert upstream == pytest.approx(want_upstream, rel=1e-12)  # number by number
+        assert local == pytest.approx(want_local, rel=1e-12)
     loss.backward()
     for p in params.values():
         assert steps.gradients[p] == p.grad  # bit for bit what backward() computes
