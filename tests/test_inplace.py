@@ -15,9 +15,8 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from autodiff import Tensor, Value, trace
+from autodiff import Tensor, Value, linear, trace
 from autodiff.function import Function
-from autodiff.tensor_ops.fused import linear
 
 
 class Cube(Function):
@@ -59,13 +58,14 @@ def _leaf(shape: tuple, label: str, seed: int) -> Tensor:
 # Each op: (name in the graph, function of the input tensor `a`, shape of `a`). The op takes
 # its other operands from a second leaf `b` (matmul, mul, linear) where it has one.
 B = _leaf((3, 4), "b", 1)
+SQUARE = _leaf((3, 3), "weight", 2)  # linear's weight: square, whichever layout linear takes
 OPS: dict[str, tuple[str, Callable[[Tensor], Tensor], tuple]] = {
     "matmul": ("matmul", lambda a: a @ B, (2, 3)),
     "tanh": ("tanh", lambda a: a.tanh(), (2, 3)),
     "mul": ("*", lambda a: a * a[0], (2, 3)),
     "exp": ("exp", lambda a: a.exp(), (2, 3)),
     "getitem": ("getitem", lambda a: a[1:, ::2], (3, 3)),
-    "linear": ("linear", lambda a: linear(a, B, B[0]), (2, 3)),
+    "linear": ("linear", lambda a: linear(a, SQUARE, SQUARE[0]), (2, 3)),
     "function": ("Cube", lambda a: Cube.apply(a), (2, 3)),
 }
 
@@ -197,7 +197,7 @@ def test_a_second_forward_after_the_change_gives_the_new_gradients(op, change):
     f(a).sum().backward()
     fresh = Tensor(a.data.copy(), requires_grad=True)
     f(fresh).sum().backward()
-    B.grad = None
+    B.grad = SQUARE.grad = None
     np.testing.assert_allclose(a.grad, fresh.grad, rtol=1e-12)
 
 

@@ -22,11 +22,11 @@ from autodiff import (
     gradcheck,
     hessian,
     is_grad_enabled,
+    mse_loss,
     no_grad,
 )
 from autodiff.function import Function
 from autodiff.tensor import _ONES, _ONES_MAX_BYTES, _ones_vector
-from autodiff.tensor_ops.fused import linear, mse_loss
 
 TIMEOUT = 60  # seconds a thread may wait at a barrier: a broken test fails, never hangs
 
@@ -97,7 +97,7 @@ def scalar_training(steps: int) -> Callable[[], list[list[float]]]:
 
 
 def tensor_training(steps: int) -> Callable[[], list[list[np.ndarray]]]:
-    """The same for a float64 Tensor MLP (linear, tanh, linear, mse_loss) on a batch of 8."""
+    """The same for a float64 Tensor MLP (x @ w + b, tanh, @ w + b, mse_loss), batch 8."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 3))
     y = rng.standard_normal((8, 2))
@@ -111,7 +111,7 @@ def tensor_training(steps: int) -> Callable[[], list[list[np.ndarray]]]:
             step_hook()
             for p in params:
                 p.grad = None
-            loss = mse_loss(linear(linear(Tensor(x), w1, b1).tanh(), w2, b2), Tensor(y))
+            loss = mse_loss((Tensor(x) @ w1 + b1).tanh() @ w2 + b2, Tensor(y))
             loss.backward()
             history.append([p.grad.copy() for p in params])
             for p in params:
@@ -206,8 +206,8 @@ def plain_gradients(pause: Callable[[], None]) -> list[np.ndarray]:
     """d loss / d parameters of a small Tensor MLP, a `Pause` between its layers."""
     params = [Tensor(p.copy(), requires_grad=True) for p in START]
     w1, b1, w2, b2 = params
-    hidden = Pause.apply(linear(Tensor(X), w1, b1).tanh(), pause=pause)
-    mse_loss(linear(hidden, w2, b2), Tensor(Y)).backward()
+    hidden = Pause.apply((Tensor(X) @ w1 + b1).tanh(), pause=pause)
+    mse_loss(hidden @ w2 + b2, Tensor(Y)).backward()
     return [p.grad for p in params]
 
 
