@@ -227,13 +227,14 @@ class Tensor:
 
     def _set_data(self, value: Any) -> None:
         global _clock
-        if type(value) is not _ndarray:
-            value = value._data if isinstance(value, Tensor) else _real_array(value)
-        if self.requires_grad and value.dtype.kind != "f":
-            raise TypeError(
-                f"data: a tensor that requires grad needs floating-point data, got dtype "
-                f"{value.dtype}"
-            )
+        if value is not self._data:  # (`t.data -= x` changes the array in place: no checks)
+            if type(value) is not _ndarray:
+                value = value._data if isinstance(value, Tensor) else _real_array(value)
+            if self.requires_grad and value.dtype.kind != "f":
+                raise TypeError(
+                    f"data: a tensor that requires grad needs floating-point data, got dtype "
+                    f"{value.dtype}"
+                )
         _clock_acquire()  # one clock for every thread: each change gets a tick of its own
         try:
             _clock += 1
