@@ -212,6 +212,8 @@ def trace(root: Any, seed: Any = None) -> ChainRuleTrace:
             try:
                 products = node._vjp(upstream)
             except RuntimeError as error:  # saved values released by an earlier backward()
+                if not _released(node):
+                    raise  # e.g. .data changed since the forward pass: the message says so
                 raise RuntimeError(
                     f"trace: {error}; call trace() before backward(), or backward(retain_graph="
                     "True)"
@@ -242,3 +244,10 @@ def trace(root: Any, seed: Any = None) -> ChainRuleTrace:
                 )
             )
     return ChainRuleTrace(root, seed, steps, pending)
+
+
+def _released(node: Any) -> bool:
+    """Whether backward() freed this tensor node's saved values."""
+    from autodiff.tensor import RELEASED  # (tensors import numpy; scalar traces need neither)
+
+    return node._ctx is RELEASED

@@ -106,6 +106,8 @@ def _function_rule(g: Any, inputs: Any, out: Any, ctx: tuple) -> list:
         if grad is not None:
             if not isinstance(grad, (np.ndarray, Tensor)):
                 grad = np.asarray(grad, dtype=x.dtype)
+            elif type(grad) is np.ndarray and not grad.flags.writeable and grad.base is None:
+                grad = grad.copy()  # (a frozen array the vjp may keep: .grad must be writable)
             if grad.shape != x.shape and not _reduces_to(grad.shape, x.shape):
                 raise ValueError(
                     f"{cls.name}.vjp: gradient {i} has shape {grad.shape} but input {i} has "

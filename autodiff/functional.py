@@ -21,24 +21,22 @@ attributes are never read or written.
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
 from numbers import Real
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from autodiff.graph import backpropagate, enable_grad, grad_mode, topological_order
+from autodiff.graph import backpropagate, enable_grad, grad_enabled, topological_order
 from autodiff.value import Value
 
 Argnums = int | tuple[int, ...]
 
 
-class _Nesting:
-    """How many transformations are evaluating their function right now (0: none)."""
-
-    level = 0
-
-
-_nesting = _Nesting()
+# How many transformations are evaluating their function right now in this thread (0: none).
+# Per thread (a context variable, as grad mode): a transformation running in one thread must
+# not make another thread's build graphs it does not need, nor miss graphs it does need.
+_nesting: ContextVar[int] = ContextVar("autodiff_functional_nesting", default=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,7 +56,7 @@ def _tensor_type() -> type | None:
     return _TENSOR
 
 
-_TENSOR: type | None = None
+_TENSOR: type | None = None  # (shared: every thread would store the same class)
 
 
 def _describe(x: Any) -> str:
@@ -175,9 +173,9 @@ def _normalise_argnums(name: str, argnums: Any) -> tuple[tuple[int, ...], bool]:
 def _needs_graph(args: Sequence) -> bool:
     """Whether results must be differentiable: inside another transformation, or when an
     argument is itself computed from other nodes (so the caller may differentiate through it)."""
-    if not grad_mode.enabled:
+    if not grad_enabled():
         return False
-    if _nesting.level > 0:
+    if _nesting.get() > 0:
         return True
     Tensor = _tensor_type()
     for x in args:
@@ -205,12 +203,12 @@ class _Call:
         call_args = list(args)
         for i, arg in zip(positions, self.args):
             call_args[i] = arg.node
-        _nesting.level += 1
+        token = _nesting.set(_nesting.get() + 1)
         try:
             with enable_grad():  # f must record its graph even inside no_grad()
                 self.out = f(*call_args)
         finally:
-            _nesting.level -= 1
+            _nesting.reset(token)
 
     def gradients(self, out: Any, seed: Any) -> list:
         """d <out, seed> / d argument for each differentiated argument (None: no dependence)."""
@@ -246,8 +244,15 @@ class _Call:
 
     def results(self, grads: list) -> Any:
         """Gradients mirrored to the arguments' kinds: one, or a tuple if argnums was a tuple."""
-        out = tuple(arg.result(g, self.build_graph) for arg, g in zip(self.args, grads))
-        return out if self.as_tuple else out[0]
+        out = []
+        for arg, g in zip(self.args, grads):
+            result = arg.result(g, self.build_graph)
+            if (isinstance(result, Value) or _is_tensor(result)) and any(
+                result is earlier for earlier in out
+            ):  # one node for two arguments (x + y): each gets its own
+                result = result.clone() if _is_tensor(result) else Value.sum((result,))
+            out.append(result)
+        return tuple(out) if self.as_tuple else out[0]
 
     def plain_value(self, out: Any) -> Any:
         """`out` for the caller: a number or array on the fast path with plain arguments."""

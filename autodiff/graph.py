@@ -10,36 +10,93 @@ A node is any object that hashes by identity and has:
   arrays; called only when ``_partials`` is None;
 - ``_vjp_graph(grad)``: the same, built from differentiable graph ops (``create_graph=True``), so
   a gradient can itself be differentiated;
-- ``_store_grad(grad)``: keep the gradient that reached this node (leaves accumulate);
+- ``_store_grad(grad, kept)``: keep the gradient that reached this node (leaves accumulate);
+  `kept` holds the ids of the gradient objects other nodes kept as they are during this
+  pass: a node keeping one of those keeps a copy, and a node keeping `grad` itself adds its
+  id, so no two nodes' ``.grad`` are ever one array;
 - ``_local_partials()``: each edge's local partial, for drawing and the chain-rule trace.
 
 The core knows nothing of scalars or tensors: it orders the graph and applies the chain rule.
 `backpropagate` is the driver every path can use; `backpropagate_numeric` is the same chain rule
 for graphs whose partials are all numbers (scalar `Value`s), summing into ``.grad`` in place.
+
+Threads: what changes during a forward or backward pass is per thread (and per asyncio task):
+grad mode here, and the functional API's nesting depth, are context variables. The rest of the
+package's module-level state is shared on purpose and safe to share: the op rule tables are
+filled at import (and when a `Function` subclass is defined) and only read afterwards; the
+cached ones vectors of `autodiff.tensor` are read-only arrays, added under a lock; the change
+clock behind ``Tensor.data``'s version is bumped under a lock; numpy's random Generator behind
+``randn`` locks itself. Nodes themselves are not locked: two threads may share a graph's inputs
+(parameters) to build graphs of their own, but should not backpropagate through one graph, or
+change one tensor's ``.data``, at the same time.
 """
 
 from __future__ import annotations
 
 import contextlib
+from contextvars import ContextVar
 from typing import Any, Callable, Iterator
+
+# Grad mode lives in a context variable, so it is per thread (each thread starts with it on, as
+# PyTorch's thread-local grad mode) and per asyncio task: `no_grad` in one thread never turns
+# recording off in another. Reading it is a C call (`ContextVar.get` caches its last lookup),
+# as cheap as reading an attribute; every op reads it through `grad_enabled`.
+_GRAD_ENABLED: ContextVar[bool] = ContextVar("autodiff_grad_enabled", default=True)
+# The modes saved by the `no_grad`/`enable_grad` blocks this thread is inside, innermost first,
+# as an immutable linked list ``(saved mode, rest)``: saved per entry, never on the instance, so
+# one instance can be re-entered and a decorated function can recurse.
+_SAVED_MODES: ContextVar[tuple | None] = ContextVar("autodiff_saved_grad_modes", default=None)
+
+grad_enabled: Callable[[], bool] = _GRAD_ENABLED.get
+"""This thread's grad mode, for the hot paths (`_make`, `_new`): a bound C method."""
 
 
 class _GradMode:
-    """Whether new ops record the graph. One flag, read by every op; `no_grad` flips it."""
+    """``grad_mode.enabled``: whether new ops record the graph, in the calling thread."""
 
-    enabled = True
+    __slots__ = ()
+
+    @property
+    def enabled(self) -> bool:
+        return _GRAD_ENABLED.get()
 
 
 grad_mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
-    """True when ops record the graph (the default); False inside `no_grad()`."""
-    return grad_mode.enabled
+    """True when ops record the graph (the default); False inside `no_grad()`. Per thread.
+
+    >>> from autodiff import no_grad, is_grad_enabled
+    >>> with no_grad():
+    ...     is_grad_enabled()
+    False
+    """
+    return _GRAD_ENABLED.get()
+
+
+def _push_mode(enabled: bool) -> None:
+    _SAVED_MODES.set((_GRAD_ENABLED.get(), _SAVED_MODES.get()))
+    _GRAD_ENABLED.set(enabled)
+
+
+def _pop_mode(name: str) -> None:
+    saved = _SAVED_MODES.get()
+    if saved is None:
+        raise RuntimeError(
+            f"{name}: exited more often than entered in this thread (each __exit__ must follow "
+            "an __enter__ in the same thread)"
+        )
+    before, rest = saved
+    _SAVED_MODES.set(rest)
+    _GRAD_ENABLED.set(before)
 
 
 class no_grad(contextlib.ContextDecorator):
-    """Context manager (or decorator) in which ops build no graph.
+    """Context manager (or decorator) in which ops build no graph, in the calling thread.
+
+    Blocks nest, one instance can be entered again while it is active, and ``@no_grad()`` can
+    decorate a recursive function: each entry saves the mode it found and its exit restores it.
 
     >>> from autodiff import Value, no_grad
     >>> x = Value(2.0)
@@ -50,22 +107,30 @@ class no_grad(contextlib.ContextDecorator):
     """
 
     def __enter__(self) -> None:
-        self._before = grad_mode.enabled
-        grad_mode.enabled = False
+        _push_mode(False)
 
     def __exit__(self, *exc: object) -> None:
-        grad_mode.enabled = self._before
+        _pop_mode("no_grad")
 
 
 class enable_grad(contextlib.ContextDecorator):
-    """Context manager in which ops record the graph again (undoes an enclosing `no_grad`)."""
+    """Context manager (or decorator) in which ops record the graph again (undoes an enclosing
+    `no_grad`), in the calling thread.
+
+    >>> from autodiff import Value, no_grad, enable_grad
+    >>> x = Value(2.0)
+    >>> with no_grad():
+    ...     with enable_grad():
+    ...         y = x * x
+    >>> y._op
+    '*'
+    """
 
     def __enter__(self) -> None:
-        self._before = grad_mode.enabled
-        grad_mode.enabled = True
+        _push_mode(True)
 
     def __exit__(self, *exc: object) -> None:
-        grad_mode.enabled = self._before
+        _pop_mode("enable_grad")
 
 
 def topological_order(root: Any, follow: Callable[[Any], bool] | None = None) -> list:
@@ -120,13 +185,19 @@ def backpropagate(
     pending: dict[Any, Any] = {root: seed}
     take = pending.pop
     wanted = None if wrt is None else dict.fromkeys(wrt)
-    with enable_grad() if create_graph else no_grad():
+    # A vjp may hand one array to several inputs (a + b), or pass its own gradient through:
+    # `kept` lets `_store_grad` copy only an array another node already keeps.
+    kept: set[int] = set()
+    # ops record the gradient's graph only with create_graph (a token restores the mode
+    # exactly, cheaper than a `no_grad` block: this runs once per backward pass)
+    token = _GRAD_ENABLED.set(bool(create_graph))
+    try:
         for node in reversed(order):
             grad = take(node, None)
             if grad is None:  # every path to this node carried no gradient
                 continue
             if wanted is None:
-                node._store_grad(grad)
+                node._store_grad(grad, kept)
             elif node in wanted:
                 wanted[node] = grad
             inputs = node._prev
@@ -149,6 +220,8 @@ def backpropagate(
                     pending[parent] = pending[parent] + parent_grad
                 else:
                     pending[parent] = parent_grad
+    finally:
+        _GRAD_ENABLED.reset(token)
     if wanted is None:
         return order, None
     return order, [wanted[node] for node in wrt]

@@ -19,12 +19,14 @@ broadcast input is reduced back to the input's shape in one place, `_unbroadcast
 
 from __future__ import annotations
 
+import threading
 from numbers import Number
+from operator import attrgetter
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from autodiff.graph import backpropagate, grad_mode
+from autodiff.graph import backpropagate, enable_grad, grad_enabled
 
 _ndarray = np.ndarray
 _asarray = np.asarray
@@ -62,19 +64,63 @@ def _check_dtype(data: np.ndarray, source: Any) -> None:
         raise TypeError(f"Tensor: data must be real numbers, got {_describe(source)}")
 
 
+# Cached vectors of ones, shared by every thread: they are read-only, and a dict lookup or
+# insertion is atomic, so readers need no lock; the lock only keeps the byte count exact.
 _ONES: dict[tuple, np.ndarray] = {}
+_ONES_MAX_BYTES = 4 << 20  # a few dozen batch sizes; a vector larger than this is not cached
+_ones_bytes = 0
+_ones_lock = threading.Lock()
 
 
 def _ones_vector(n: int, dtype: np.dtype) -> np.ndarray:
-    """A read-only vector of `n` ones, cached (np.ones is a Python function: ~1 us a call)."""
+    """A read-only vector of `n` ones, cached (np.ones is a Python function: ~1 us a call).
+
+    The cache holds at most ``_ONES_MAX_BYTES`` bytes of vectors in all.
+    """
     key = (n, dtype)
     ones = _ONES.get(key)
     if ones is None:
-        if len(_ONES) > 64:  # many batch sizes: start again rather than grow without bound
-            _ONES.clear()
-        ones = _ONES[key] = _ones(n, dtype)
+        ones = _ones(n, dtype)
         ones.flags.writeable = False
+        if ones.nbytes <= _ONES_MAX_BYTES:
+            _cache_ones(key, ones)
     return ones
+
+
+def _cache_ones(key: tuple, ones: np.ndarray) -> None:
+    global _ones_bytes
+    with _ones_lock:
+        if key in _ONES:  # another thread cached it meanwhile
+            return
+        if _ones_bytes + ones.nbytes > _ONES_MAX_BYTES:  # full: start again
+            _ONES.clear()
+            _ones_bytes = 0
+        _ONES[key] = ones
+        _ones_bytes += ones.nbytes
+
+
+# The change clock: +1 each time any tensor's `.data` is set. A tensor's ``_version`` is the
+# clock at its last change (0: never changed) and a node's ``_recorded`` the clock when its op
+# ran, so an input (or the output) changed after the node was recorded has ``_version >
+# _recorded``. Backward compares ``_clock`` with ``_recorded`` first: while nothing changed
+# since the forward pass, as in every training step, each node costs one comparison.
+_clock = 0
+_clock_lock = threading.Lock()
+_clock_acquire, _clock_release = _clock_lock.acquire, _clock_lock.release
+
+
+def _real_array(value: Any) -> np.ndarray:
+    """`value` (a number, list or array-like) as an ndarray of real numbers, for ``.data =``."""
+    array = _asarray(value)
+    _check_dtype(array, value)
+    return array
+
+
+def _describe_tensor(t: Tensor) -> str:
+    """How an error names a tensor: its label, or its shape and dtype."""
+    if t.label:
+        return f"tensor {t.label!r}"
+    return f"the tensor of shape {t._data.shape} and dtype {t._data.dtype}"
 
 
 def _unbroadcast(grad: Any, shape: tuple) -> Any:
@@ -109,9 +155,31 @@ class Tensor:
     >>> (x * x).sum().backward()
     >>> x.grad
     array([2., 4., 6.])
+
+    Backward rules read their inputs' (and output's) ``.data`` when ``backward()`` runs, so
+    setting ``.data`` of a tensor the graph recorded, between the forward pass and
+    ``backward()``, would give the gradients of other numbers. Every assignment to ``.data``
+    (``t.data = new``, and ``t.data -= x``, ``+=``, ``*=``..., which assign too) bumps the
+    tensor's version (``_version``), and ``backward()`` raises a `RuntimeError` naming the
+    tensor and the op instead. Change ``.data`` after ``backward()`` (the optimizer step) and
+    compute the forward pass again. Writes into the array itself are not seen: by index
+    (``t.data[0] = 5``), through numpy (``np.add(t.data, 1, out=t.data)``) or through another
+    name for the same memory (the ndarray passed in, ``numpy()``, ``detach()``, a reshaped
+    view). PyTorch does not track its ``.data`` at all.
+
+    >>> w = Tensor([1.0, 2.0], requires_grad=True, label="w")
+    >>> loss = (w * w).sum()
+    >>> w.data -= 0.1  # too early: the pass above used the old numbers
+    >>> loss.backward()
+    Traceback (most recent call last):
+    ...
+    RuntimeError: backward through op '*': the .data of tensor 'w' (inputs 0 and 1) was changed ...
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "label", "_prev", "_op", "_ctx", "_keep_grad")
+    __slots__ = (
+        "_data", "grad", "requires_grad", "label", "_prev", "_op", "_ctx", "_keep_grad",
+        "_version", "_recorded",
+    )  # fmt: skip
     # The driver applies `_vjp` for nodes whose `_partials` is None: all tensor nodes.
     _partials = None
     # `==` is elementwise, so tensors hash by identity (the driver keys dicts by node).
@@ -125,7 +193,7 @@ class Tensor:
         label: str | None = None,
     ) -> None:
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         if type(data) is _ndarray or isinstance(data, np.generic):
             array = data if dtype is None else _asarray(data, dtype=dtype)
         else:
@@ -145,7 +213,8 @@ class Tensor:
                 f"Tensor: only floating-point tensors can require gradients, got dtype "
                 f"{array.dtype} (pass dtype=np.float64 or float data)"
             )
-        self.data: np.ndarray = array
+        self._data: np.ndarray = array
+        self._version = 0
         self.grad: Any = None
         self.requires_grad = bool(requires_grad)
         self.label = label
@@ -154,45 +223,72 @@ class Tensor:
         self._ctx: Any = None
         self._keep_grad = False
 
+    # --- data -------------------------------------------------------------------------------
+
+    def _set_data(self, value: Any) -> None:
+        global _clock
+        if value is not self._data:  # (`t.data -= x` changes the array in place: no checks)
+            if type(value) is not _ndarray:
+                value = value._data if isinstance(value, Tensor) else _real_array(value)
+            if self.requires_grad and value.dtype.kind != "f":
+                raise TypeError(
+                    f"data: a tensor that requires grad needs floating-point data, got dtype "
+                    f"{value.dtype}"
+                )
+        _clock_acquire()  # one clock for every thread: each change gets a tick of its own
+        try:
+            _clock += 1
+            self._version = _clock
+        finally:
+            _clock_release()
+        self._data = value
+
+    # Reading is a C call (attrgetter); setting bumps the version (see the class docstring).
+    data = property(
+        attrgetter("_data"),
+        _set_data,
+        doc="The numbers, an ndarray (shared, not copied). Setting it bumps ``_version``.",
+    )
+
     # --- array attributes -----------------------------------------------------------------
 
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def __len__(self) -> int:
-        if not self.data.ndim:
+        if not self._data.ndim:
             raise TypeError("len() of a 0-d Tensor")
-        return len(self.data)
+        return len(self._data)
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"item: only one-element tensors convert to a number, got shape {self.shape}"
             )
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
-        return self.data
+        return self._data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if dtype is None or dtype == self.data.dtype:
-            return self.data.copy() if copy else self.data
-        return self.data.astype(dtype)
+        if dtype is None or dtype == self._data.dtype:
+            return self._data.copy() if copy else self._data
+        return self._data.astype(dtype)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -201,12 +297,12 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"the truth value of a Tensor of shape {self.shape} is ambiguous; "
                 "use .any() / .all() on .data"
             )
-        return bool(self.data)
+        return bool(self._data)
 
     # --- graph --------------------------------------------------------------------------
 
@@ -222,24 +318,37 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (shared) as a new tensor outside the graph."""
-        return Tensor(self.data)
+        return Tensor(self._data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` on a leaf, in place; returns self."""
         if self._prev:
             raise ValueError("requires_grad_: only leaf tensors can change requires_grad")
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(
                 f"requires_grad_: only floating-point tensors can require gradients, got dtype "
-                f"{self.data.dtype}"
+                f"{self._data.dtype}"
             )
         self.requires_grad = bool(requires_grad)
         return self
 
     def retain_grad(self) -> Tensor:
-        """Keep this intermediate tensor's gradient in ``.grad`` after backward (as PyTorch)."""
+        """Keep this intermediate tensor's gradient in ``.grad`` after backward (as PyTorch).
+
+        The kept gradient is an array of its own, writable, shared with no other tensor.
+        """
         self._keep_grad = True
         return self
+
+    def clone(self) -> Tensor:
+        """A copy of the data, in the graph: the gradient flows back to self unchanged.
+
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> y = x.clone()
+        >>> y.data is x.data, y._op
+        (False, 'clone')
+        """
+        return _make(self._data.copy(), (self,), "clone")
 
     def backward(
         self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False
@@ -258,26 +367,30 @@ class Tensor:
                 "or it was computed under no_grad)"
             )
         if grad is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise ValueError(
                     f"backward: grad can be implied only for one-element tensors; this one has "
                     f"shape {self.shape}, so pass backward(grad) with that shape"
                 )
-            shape = self.data.shape
+            shape = self._data.shape
             # a scalar loss is the common case: np.array is cheaper than np.ones' Python wrapper
             seed: Any = (
-                np.array(1, self.data.dtype) if not shape else np.ones(shape, self.data.dtype)
+                np.array(1, self._data.dtype) if not shape else np.ones(shape, self._data.dtype)
             )
         else:
-            grad_data = grad.data if isinstance(grad, Tensor) else grad
-            if np.shape(grad_data) != self.data.shape:
+            grad_data = grad._data if isinstance(grad, Tensor) else grad
+            if np.shape(grad_data) != self._data.shape:
                 raise ValueError(
                     f"backward: grad has shape {np.shape(grad_data)} but the tensor has shape "
-                    f"{self.data.shape}; they must match"
+                    f"{self._data.shape}; they must match"
                 )
-            seed = np.array(grad_data, dtype=self.data.dtype)  # a copy: leaves may keep it
+            seed = np.array(grad_data, dtype=self._data.dtype)  # a copy: leaves may keep it
         if create_graph:
-            seed = grad if isinstance(grad, Tensor) else Tensor(seed)
+            if isinstance(grad, Tensor):  # a copy, still in grad's graph: .grad never aliases it
+                with enable_grad():
+                    seed = grad.clone()
+            else:
+                seed = Tensor(seed)
         if retain_graph is None:
             retain_graph = create_graph
         order, _ = backpropagate(self, seed, create_graph=create_graph, follow=Tensor._follow)
@@ -288,7 +401,7 @@ class Tensor:
 
     def _seed(self, grad: Any) -> np.ndarray:
         """`grad` as an ndarray of this tensor's dtype (gradcheck's seed)."""
-        return np.asarray(grad, dtype=self.data.dtype)
+        return np.asarray(grad, dtype=self._data.dtype)
 
     def _rules(self) -> tuple | Callable:
         rules = VJP_RULES.get(self._op)
@@ -305,69 +418,109 @@ class Tensor:
             )
         raise NotImplementedError(f"no backward rule for tensor op {self._op!r}")
 
+    def _check_unchanged(self) -> None:
+        """Raise if ``.data`` of an input or of the output was set after this node was recorded."""
+        recorded = self._recorded
+        slots: dict[Tensor, list] = {}  # each changed tensor, with where the op uses it
+        for i, x in enumerate(self._prev):
+            if x._version > recorded:
+                slots.setdefault(x, []).append(str(i))
+        if self._version > recorded:
+            slots.setdefault(self, []).append("output")
+        if slots:
+            parts = []
+            for t, where in slots.items():
+                if where == ["output"]:
+                    place = "its output"
+                else:
+                    place = ("inputs " if len(where) > 1 else "input ") + " and ".join(where)
+                parts.append(f"{_describe_tensor(t)} ({place})")
+            changed = " and ".join(parts)
+            raise RuntimeError(
+                f"backward through op {self._op!r}: the .data of {changed} was changed after "
+                "the forward pass recorded it, so backward would give the gradients of other "
+                "numbers; compute the forward pass again after changing .data (or change .data "
+                "only after backward())"
+            )
+
     def _vjp(self, grad: np.ndarray) -> list:
         """One ndarray (or None) per input: the fast path of backward."""
         rules = VJP_RULES.get(self._op)
         ctx = self._ctx
         if rules is None or ctx is RELEASED:
             self._no_rules()
+        if _clock > self._recorded:  # some tensor's .data changed since this op ran
+            self._check_unchanged()
         prev = self._prev
-        inputs = [p.data for p in prev]
+        inputs = [p._data for p in prev]
         if type(rules) is tuple:
             grads = []
-            out = self.data
+            out = self._data
             for parent, rule in zip(prev, rules):
                 if parent.requires_grad:
                     g = rule(grad, inputs, out, ctx)
-                    shape = parent.data.shape
+                    # (a rule may return `grad` itself: `_store_grad` copies what is shared)
+                    shape = parent._data.shape
                     if g.shape != shape:
                         g = _unbroadcast(g, shape)
-                    elif g is grad and not parent._prev:
-                        g = g.copy()  # a pass-through gradient must not alias another leaf's
                     grads.append(g)
                 else:
                     grads.append(None)
             return grads
-        grads = rules(grad, inputs, self.data, ctx)
+        grads = rules(grad, inputs, self._data, ctx)
         return [
-            None if g is None or not p.requires_grad else _fit(g, p.data.shape)
+            None if g is None or not p.requires_grad else _fit(g, p._data.shape)
             for p, g in zip(prev, grads)
         ]
 
     def _vjp_graph(self, grad: Tensor) -> list:
         """The same rules run on Tensors, so the gradients are differentiable (create_graph)."""
         rules = self._rules()
+        if _clock > self._recorded:
+            self._check_unchanged()
         prev = self._prev
         ctx = self._ctx
         if type(rules) is tuple:
             grads = [
-                _fit(rule(grad, prev, self, ctx), p.data.shape) if p.requires_grad else None
+                _fit(rule(grad, prev, self, ctx), p._data.shape) if p.requires_grad else None
                 for p, rule in zip(prev, rules)
             ]
         else:
             grads = [
-                None if g is None or not p.requires_grad else _fit(g, p.data.shape)
+                None if g is None or not p.requires_grad else _fit(g, p._data.shape)
                 for p, g in zip(prev, rules(grad, prev, self, ctx))
             ]
         return [g if g is None or isinstance(g, Tensor) else Tensor(g) for g in grads]
 
-    def _store_grad(self, grad: Any) -> None:
+    def _store_grad(self, grad: Any, kept: set) -> None:
+        """Keep `grad` in ``.grad`` (leaves accumulate); `kept`: ids of the gradients other
+        nodes keep as they are in this pass (see `autodiff.graph`). A kept array is always
+        this tensor's own: writable and shared with no other ``.grad``."""
         if self._prev:  # intermediate: kept only on request, as in PyTorch
             if self._keep_grad:
-                self.grad = grad
+                self.grad = _own(grad, kept)
             return
         if not self.requires_grad:
             return
-        if isinstance(grad, Tensor):
-            self.grad = grad if self.grad is None else self.grad + grad
-            return
-        dtype = self.data.dtype
         if self.grad is None:
-            if type(grad) is not _ndarray or grad.base is not None or grad.dtype != dtype:
-                grad = np.array(grad, dtype=dtype)  # own, writeable, in the leaf's dtype
-            self.grad = grad
+            if type(grad) is _ndarray and grad.dtype == self._data.dtype:
+                # `_own`, inlined: this runs for every parameter in every training step. (Rules
+                # make new, writable arrays or views; `Function` copies a read-only one.)
+                key = id(grad)
+                if grad.base is None and key not in kept:
+                    kept.add(key)
+                    self.grad = grad
+                else:
+                    self.grad = grad.copy()
+            elif type(grad) is Tensor:
+                self.grad = _own(grad, kept)
+            else:  # own, writeable, in the leaf's dtype
+                self.grad = np.array(grad, dtype=self._data.dtype)
+        elif isinstance(grad, Tensor) or isinstance(self.grad, Tensor):
+            self.grad = self.grad + grad
         else:
-            total = self.grad + grad
+            total = self.grad + grad  # a new array: nothing to copy
+            dtype = self._data.dtype
             self.grad = total if total.dtype == dtype else total.astype(dtype)
 
     def _local_partials(self) -> tuple:
@@ -376,31 +529,31 @@ class Tensor:
         if not self._prev:
             return ()
         rules = VJP_RULES.get(self._op)
-        out_shape = self.data.shape
+        out_shape = self._data.shape
         notes = []
         for i, parent in enumerate(self._prev):
-            note: Any = f"d{out_shape}/d{parent.data.shape}"
+            note: Any = f"d{out_shape}/d{parent._data.shape}"
             if (
                 type(rules) is tuple
                 and self._op in ELEMENTWISE_OPS
                 and self._ctx is not RELEASED
-                and self.data.size <= 16
+                and self._data.size <= 16
             ):
-                ones = np.ones(out_shape, dtype=self.data.dtype)
-                inputs = tuple([p.data for p in self._prev])
-                note = np.asarray(rules[i](ones, inputs, self.data, self._ctx))
+                ones = np.ones(out_shape, dtype=self._data.dtype)
+                inputs = tuple([p._data for p in self._prev])
+                note = np.asarray(rules[i](ones, inputs, self._data, self._ctx))
             notes.append(note)
         return tuple(notes)
 
     # --- display ----------------------------------------------------------------------------
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(", threshold=200)
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(", threshold=200)
         parts = [body]
-        if self.data.ndim > 1 or self.data.size > 6:
-            parts.append(f"shape={self.data.shape}")
-        if self.data.dtype != np.float64:
-            parts.append(f"dtype={self.data.dtype}")
+        if self._data.ndim > 1 or self._data.size > 6:
+            parts.append(f"shape={self._data.shape}")
+        if self._data.dtype != np.float64:
+            parts.append(f"dtype={self._data.dtype}")
         if self._op:
             parts.append(f"op={self._op!r}")
         elif self.requires_grad:
@@ -413,8 +566,36 @@ class Tensor:
 # Ops whose rule applied to ones gives the local derivative elementwise (for drawing).
 ELEMENTWISE_OPS = frozenset(
     ["+", "-", "*", "/", "neg", "pow", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu",
-     "leaky_relu", "softplus", "clip", "maximum", "minimum", "where"]
+     "leaky_relu", "softplus", "clip", "maximum", "minimum", "where", "clone"]
 )  # fmt: skip
+
+
+def _clone_grad(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
+    """d clone(x)/dx = 1: g passes through"""
+    return g
+
+
+VJP_RULES["clone"] = (_clone_grad,)
+
+
+def _own(grad: Any, kept: set) -> Any:
+    """`grad` if it can be one tensor's ``.grad`` (it then joins `kept`), else a copy of it.
+
+    A copy is needed when another node keeps the same array, when it is a view (of another
+    gradient, or a read-only broadcast) or read-only. A Tensor gradient (create_graph) is copied
+    with `Tensor.clone`, which keeps it differentiable.
+    """
+    kind = type(grad)
+    if kind is Tensor:
+        array = grad._data
+    elif kind is _ndarray:
+        array = grad
+    else:  # a numpy scalar (some reductions return one): an array of its own
+        return np.array(grad)
+    if id(grad) in kept or array.base is not None or not array.flags.writeable:
+        return grad.clone() if kind is Tensor else array.copy()
+    kept.add(id(grad))
+    return grad
 
 
 def _fit(grad: Any, shape: tuple) -> Any:
@@ -429,17 +610,19 @@ def _fit(grad: Any, shape: tuple) -> Any:
 def _make(data: Any, inputs: tuple, op: str, ctx: Any = None) -> Tensor:
     """The result node of an op; it records `inputs` only when one of them needs a gradient."""
     t = _object_new(Tensor)
-    t.data = data if type(data) is _ndarray else _asarray(data)
+    t._data = data if type(data) is _ndarray else _asarray(data)
+    t._version = 0
     t.grad = None
     t.label = None
     t._keep_grad = False
-    if grad_mode.enabled:
+    if grad_enabled():
         for x in inputs:
             if x.requires_grad:
                 t.requires_grad = True
                 t._prev = inputs
                 t._op = op
                 t._ctx = ctx
+                t._recorded = _clock
                 return t
     t.requires_grad = False
     t._prev = ()
@@ -451,7 +634,8 @@ def _make(data: Any, inputs: tuple, op: str, ctx: Any = None) -> Tensor:
 def _constant(data: Any) -> Tensor:
     """A tensor that needs no gradient, without `Tensor.__init__`'s checks."""
     t = _object_new(Tensor)
-    t.data = data if type(data) is _ndarray else _asarray(data)
+    t._data = data if type(data) is _ndarray else _asarray(data)
+    t._version = 0
     t.grad = None
     t.label = None
     t._keep_grad = False
@@ -468,14 +652,14 @@ def as_tensor(x: Any, like: Tensor | None = None, op: str = "op") -> Tensor:
     if isinstance(x, Tensor):
         return x
     kind = type(x)
-    if (kind is float or kind is int) and like is not None and like.data.dtype.kind == "f":
-        return _constant(_asarray(x, dtype=like.data.dtype))  # the common `t * 2.0`, `t / n`
+    if (kind is float or kind is int) and like is not None and like._data.dtype.kind == "f":
+        return _constant(_asarray(x, dtype=like._data.dtype))  # the common `t * 2.0`, `t / n`
     if kind is _ndarray:
         _check_dtype(x, x)
         return _constant(x)
     if isinstance(x, (bool, Number)) and not isinstance(x, complex):
         if like is not None:
-            return _constant(_asarray(x, dtype=np.result_type(like.data, x)))
+            return _constant(_asarray(x, dtype=np.result_type(like._data, x)))
         return _constant(_asarray(x, dtype=np.float64 if isinstance(x, float) else None))
     if isinstance(x, np.generic):
         return _constant(_asarray(x))
@@ -491,7 +675,7 @@ def as_tensor(x: Any, like: Tensor | None = None, op: str = "op") -> Tensor:
 # Creation helpers, with one seedable numpy Generator.
 # --------------------------------------------------------------------------------------------
 
-_default_rng = np.random.default_rng()
+_default_rng = np.random.default_rng()  # shared by threads: a Generator locks itself per call
 
 
 def manual_seed(seed: int) -> np.random.Generator:

@@ -25,7 +25,7 @@ from operator import add, attrgetter, mul
 from typing import Any, Callable, Iterable, Sequence
 
 from autodiff.errors import DivisionByZeroError, DomainError
-from autodiff.graph import backpropagate, backpropagate_numeric, grad_mode
+from autodiff.graph import backpropagate, backpropagate_numeric, grad_enabled
 
 # --------------------------------------------------------------------------------------------
 # Partial-derivative rules: rule(inputs, out, ctx) -> one partial per input.
@@ -182,7 +182,7 @@ def _new(data: float, inputs: tuple, op: str, partials: tuple, ctx: Any = None) 
     node.data = data
     node.grad = 0.0
     node.label = ""
-    if grad_mode.enabled:
+    if grad_enabled():
         node._prev = inputs
         node._op = op
         node._partials = partials
@@ -433,6 +433,21 @@ class Value:
         double-count them); leaves accumulate across calls, as in PyTorch. With
         ``create_graph=True`` the gradients are themselves `Value`s in a graph, so they can be
         differentiated again.
+
+        Each op saves its local partials as numbers when it runs, so if a node's ``.data`` is
+        changed between the forward pass and ``backward()``, the gradients are those at the
+        forward-time numbers, with or without ``create_graph``: the partials that
+        ``create_graph`` rebuilds as graph nodes carry the saved numbers (the difference is
+        added as a constant). Only first derivatives are kept consistent so: differentiating
+        such a gradient again mixes old and new numbers. Compute the forward pass again after
+        changing ``.data``.
+
+        >>> x = Value(3.0)
+        >>> y = x * x
+        >>> x.data = 10.0          # too late for y: its partials were saved at x = 3
+        >>> y.backward(create_graph=True)
+        >>> x.grad.data            # dy/dx at x = 3, as a plain backward() gives
+        6.0
         """
         if create_graph:
             backpropagate(self, Value(1.0), create_graph=True)
@@ -449,9 +464,19 @@ class Value:
                 f"no partial-derivative rule for op {self._op!r}, so create_graph=True cannot "
                 "differentiate through it"
             )
-        return [grad * p for p in rule(self._prev, self, self._ctx)]
+        partials = rule(self._prev, self, self._ctx)
+        grads = []
+        for partial, saved in zip(partials, self._partials):
+            now = partial.data if isinstance(partial, Value) else partial
+            if now != saved and not (now != now and saved != saved):  # (NaN == NaN here)
+                # .data changed since the forward pass: keep the forward-time partial, as the
+                # plain backward() does
+                partial = _saved_partial(partial, now, saved)
+            grads.append(grad * partial)
+        return grads
 
-    def _store_grad(self, grad: Any) -> None:
+    def _store_grad(self, grad: Any, kept: set) -> None:
+        # (`kept` is for arrays: every Value gradient is a new node or an immutable float)
         if self._prev:  # intermediate: this pass's gradient, never stale sums from earlier passes
             self.grad = grad
         elif isinstance(self.grad, (float, int)) and self.grad == 0:
@@ -475,6 +500,16 @@ class Value:
 
 
 _ONLY_VALUES = {Value}
+
+
+def _saved_partial(partial: Any, now: float, saved: float) -> Any:
+    """A partial node worth `saved` (the forward-time number) where the rule now gives `now`:
+    `partial` plus the constant difference, so its own derivatives are still the rule's."""
+    if not isinstance(partial, Value) or not (math.isfinite(now) and math.isfinite(saved)):
+        return saved  # a constant (inf - inf has no meaning): the number alone
+    shifted = partial + (saved - now)
+    shifted.data = saved  # exactly the saved number, whatever the rounding of the sum
+    return shifted
 
 
 def _data_of(other: Any, op: str) -> float:
