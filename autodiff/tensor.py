@@ -576,6 +576,7 @@ def _clone_grad(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 
 
 VJP_RULES["clone"] = (_clone_grad,)
+EDGE_FORMULAS = {"clone": {"x": "1"}}  # for drawings, as in the tensor_ops modules
 
 
 def _own(grad: Any, kept: set) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from autodiff.graph import grad_mode
+from autodiff.graph import grad_enabled
 from autodiff.tensor import Tensor, as_tensor
 from autodiff.tensor_ops import elementwise as ew
 from autodiff.tensor_ops import layout, maths, reductions, rounding, scan, sorting
@@ -88,7 +88,7 @@ def _data(x: Any) -> Any:
 
 
 def _needs_grad(values: Any) -> bool:
-    if not grad_mode.enabled:
+    if not grad_enabled():
         return False
     for x in values:
         if isinstance(x, Tensor) and x.requires_grad:
