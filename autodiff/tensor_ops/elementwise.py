@@ -28,7 +28,7 @@ def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
 
 def _binary(op: str, a: Tensor, b: Tensor, ufunc: Any) -> Tensor:
     try:
-        data = ufunc(a.data, b.data)
+        data = ufunc(a._data, b._data)
     except ValueError:
         raise _broadcast_error(op, a, b) from None
     return _make(data, (a, b), op)
@@ -92,7 +92,7 @@ def rdiv(a: Tensor, b: Any) -> Tensor:  # b / a
 
 def neg(a: Tensor) -> Tensor:
     """-a."""
-    return _make(-a.data, (a,), "neg")
+    return _make(-a._data, (a,), "neg")
 
 
 def pos(a: Tensor) -> Tensor:
@@ -197,12 +197,12 @@ def pow_grad_b(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 
 def exp(x: Tensor) -> Tensor:
     """e ** x elementwise (overflow gives inf, as in numpy)."""
-    return _make(np.exp(x.data), (x,), "exp")
+    return _make(np.exp(x._data), (x,), "exp")
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm elementwise (x <= 0 gives -inf or nan, as in numpy)."""
-    return _make(np.log(x.data), (x,), "log")
+    return _make(np.log(x._data), (x,), "log")
 
 
 def sqrt(x: Tensor) -> Tensor:
@@ -217,17 +217,17 @@ def abs_(x: Tensor) -> Tensor:
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent elementwise."""
-    return _make(np.tanh(x.data), (x,), "tanh")
+    return _make(np.tanh(x._data), (x,), "tanh")
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e**-x) elementwise, without overflow for large |x|."""
-    return _make(_stable_sigmoid(x.data), (x,), "sigmoid")
+    return _make(_stable_sigmoid(x._data), (x,), "sigmoid")
 
 
 def relu(x: Tensor) -> Tensor:
     """max(0, x) elementwise; its derivative at 0 is taken as 0."""
-    return _make(np.maximum(x.data, 0), (x,), "relu")
+    return _make(np.maximum(x._data, 0), (x,), "relu")
 
 
 def leaky_relu(x: Tensor, slope: float = 0.01) -> Tensor:

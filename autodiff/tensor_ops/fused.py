@@ -34,21 +34,21 @@ def linear(input: Tensor, weight: Any, bias: Any = None) -> Tensor:
     """
     x = input if type(input) is Tensor else as_tensor(input, None, "linear")
     weight = weight if type(weight) is Tensor else as_tensor(weight, x, "linear")
-    w = weight.data
-    if w.ndim != 2 or not x.data.ndim:
+    w = weight._data
+    if w.ndim != 2 or not x._data.ndim:
         raise _shape_error(x, weight)
     try:
         # BLAS reads the transposed view directly (no copy); np.dot skips matmul's ufunc
         # overhead, which matters for small layers, and with a 2-D right operand it is the
         # same product as @ for input of any rank
-        data = _dot(x.data, w.T)
+        data = _dot(x._data, w.T)
     except ValueError:
         raise _shape_error(x, weight) from None
     if bias is None:
         return _make(data, (x, weight), "linear")
     bias = bias if type(bias) is Tensor else as_tensor(bias, x, "linear")
     try:
-        data += bias.data  # in place: `data` is a fresh product
+        data += bias._data  # in place: `data` is a fresh product
     except ValueError:
         raise ValueError(
             f"linear: bias of shape {bias.data.shape} does not broadcast to the output's shape "

@@ -137,7 +137,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     x = _input(input, "mse_loss")
     target = _same_shape("mse_loss", x, target)
     _check_reduction("mse_loss", reduction)
-    diff = x.data - target.data
+    diff = x._data - target._data
     if reduction == "mean" and diff.size:  # the common case: one dot product
         flat = diff.reshape(-1)
         data = np.asarray((flat @ flat) / flat.size, dtype=diff.dtype)
