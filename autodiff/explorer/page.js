@@ -563,11 +563,7 @@
     svg.style.width = fit ? `min(100%, ${natural.width * 1.25}px)` : `${natural.width}px`;
     svg.style.maxWidth = fit ? "100%" : "none";
     svg.style.height = "auto";
-    const fitButton = $("ad-fit");
-    fitButton.setAttribute("aria-pressed", String(!fit));
-    fitButton.textContent = fit ? "Full size" : "Fit width";
-    fitButton.setAttribute("title", fit ? "Show the picture at full size (scroll to move)"
-      : "Fit the picture to the width of the page");
+    $("ad-fit").setAttribute("aria-pressed", String(!fit));
   }
 
   function keepInView() {
