@@ -296,10 +296,18 @@ def test_grouped_mlp_steps_by_box_and_shows_group_members(browser, tmp_path):
     )
     loss.backward()
     nodes = topological_order(loss)
-    members = [nodes[i] for i, n in enumerate(data["nodes"]) if n["box"] == layer]
-    assert len(rows) == min(14, len(members))
-    for (name, _op, shown_data, shown_grad), node in zip(rows, members):
-        assert shown_data == format_number(node.data) and shown_grad == format_number(node.grad)
+    members = [i for i, n in enumerate(data["nodes"]) if n["box"] == layer]
+    last = {i: 0 for i in members}
+    for k, step in enumerate(data["steps"], 1):
+        if step["node"] in last:
+            last[step["node"]] = k
+    # the values that received gradient most recently come first
+    members.sort(key=lambda i: -last[i])
+    assert len(rows) == 14 < len(members)
+    for (name, _op, shown_data, shown_grad), i in zip(rows, members):
+        assert name == data["nodes"][i]["name"]
+        assert shown_data == format_number(nodes[i].data)
+        assert shown_grad == format_number(nodes[i].grad)
     assert "layers.0" in browser.find_element("id", "ad-details").text
     check_logs(browser)
 

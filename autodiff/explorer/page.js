@@ -139,15 +139,22 @@
   // the gradient of node i once step s is taken (null: not computed yet)
   function gradientAt(i, s) {
     if (i === data.output) return s >= 1 || N === 0 ? data.seed : null;
+    const k = lastStepInto(i, s);
+    return k === 0 ? null : steps[k - 1].accumulated;
+  }
+
+  // the last step by step s whose product flowed into node i (0: none yet)
+  function lastStepInto(i, s) {
+    if (i === data.output) return s >= 1 ? 0.5 : 0; // the seed, before step 1
     const into = stepsInto[i];
     let lo = 0;
-    let hi = into.length; // the number of steps into i taken by step s
+    let hi = into.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (into[mid] <= s) lo = mid + 1;
       else hi = mid;
     }
-    return lo === 0 ? null : steps[into[lo - 1] - 1].accumulated;
+    return lo === 0 ? 0 : into[lo - 1];
   }
 
   function pathsAt(i, s) {
@@ -316,13 +323,15 @@
             "vector-Jacobian product)"
           : `what this path adds to ${input.name}'s gradient`],
     ];
+    // scalars: number and reason side by side; arrays: the reason under the (long) value
     box.append(
       el("table", { class: isTensor ? "ad-eq ad-eq-tensor" : "ad-eq" },
         el("tbody", {}, rows.map(([head, value, why], r) =>
           el("tr", { class: r === 2 ? "ad-product" : null },
             el("th", { scope: "row" }, head),
-            el("td", { class: "ad-num" }, value),
-            el("td", { class: "ad-why" }, why)))))
+            isTensor
+              ? el("td", {}, el("div", { class: "ad-num" }, value), el("div", { class: "ad-why" }, why))
+              : [el("td", { class: "ad-num" }, value), el("td", { class: "ad-why" }, why)]))))
     );
     const into = stepsInto[st.node];
     const k = pathsAt(st.node, s);
@@ -419,10 +428,10 @@
       }
       rows.push(el("dt", {}, "paths"), el("dd", {}, state));
     }
-    const heading = el("p", { class: "ad-where" },
-      viaOp ? ["The op ", el("strong", { class: "ad-mono" }, n.op), " that makes ",
-        el("strong", { class: "ad-mono" }, n.name), ": each input edge is labelled with its local partial."]
-        : el("strong", { class: "ad-mono" }, n.name));
+    if (!viaOp) return [el("dl", {}, rows)];
+    const heading = el("p", { class: "ad-where" }, "The op ", el("strong", { class: "ad-mono" }, n.op),
+      " that makes ", el("strong", { class: "ad-mono" }, n.name),
+      ": each of its input edges is labelled with its local partial.");
     return [heading, el("dl", {}, rows)];
   }
 
@@ -437,13 +446,18 @@
       el("p", {}, `${withGrad.toLocaleString("en")} of ${receiving.toLocaleString("en")} ` +
         "values that receive a gradient have one so far."),
     ];
-    const shownRows = list.slice(0, 14);
+    // the values that received gradient most recently first: the step's own at the top
+    const recent = list.map((i, order) => [lastStepInto(i, s), order, i]);
+    recent.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    const shownRows = recent.slice(0, 14).map((entry) => entry[2]);
+    const receivingNow = s >= 1 ? steps[s - 1].node : -1;
     parts.push(el("table", { class: "ad-members" },
       el("thead", {}, el("tr", {}, el("th", {}, "value"), el("th", {}, "op"),
         el("th", {}, "data"), el("th", {}, "gradient"))),
       el("tbody", {}, shownRows.map((i) => {
         const q = gradientAt(i, s);
-        return el("tr", {}, el("td", { class: "ad-mono" }, nodes[i].name),
+        return el("tr", { class: i === receivingNow ? "ad-member-now" : null },
+          el("td", { class: "ad-mono" }, nodes[i].name),
           el("td", { class: "ad-mono" }, nodes[i].op || "leaf"),
           el("td", { class: "ad-num" }, nodes[i].data.text),
           el("td", { class: "ad-num" }, q ? q.text : nodes[i].gets_grad ? "not computed" : "none"));
