@@ -33,7 +33,7 @@ def chrome(profile: Path):
     options = webdriver.ChromeOptions()
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None or shutil.which("chromedriver") is None:
-        sys.exit("needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)")
+        sys.exit("needs Chromium and chromedriver (Debian: apt-get install chromium-driver)")
     options.binary_location = browser
     for argument in (
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
