@@ -20,7 +20,7 @@ import pytest
 
 import autodiff.drawing
 from autodiff import Tensor, Value, explore, topological_order, trace
-from autodiff.drawing import format_array, format_number
+from autodiff.drawing import DrawingTooLargeError, format_array, format_number
 from autodiff.explorer import Explorer, GraphvizNotFoundError, json_for_script, quantity
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot not installed")
@@ -520,3 +520,14 @@ def test_command_without_graphviz_says_how_to_install_it(tmp_path):
 def test_command_help_mentions_html():
     result = run("--help")
     assert result.returncode == 0 and "--html FILE" in result.stdout
+
+
+def test_a_picture_too_large_for_dot_is_refused_saying_how_to_show_less():
+    y = x = Value(0.5, label="x")
+    for _ in range(1_000):  # a deep chain: few steps, but a long picture for dot
+        y = (y * 1.001).tanh()
+    with pytest.raises(DrawingTooLargeError, match=r"^explore: the picture is too large") as err:
+        explore(y, group=None, max_nodes=None)
+    assert "group='layer'" in str(err.value) and "max_nodes=100" in str(err.value)
+    assert explore(y).drawing.boxes == 151  # by default: the node budget, and the rest in one
+    assert x.grad == 0.0

@@ -241,10 +241,10 @@ def test_article_example_with_the_keys_then_the_buttons(browser, tmp_path):
 def test_small_mlp_every_step_and_final_gradients(browser, tmp_path):
     from selenium.webdriver.common.keys import Keys
 
-    loss = mlp_loss([3, 1], points=1)
+    loss = mlp_loss([3, 1], points=2)  # each parameter's gradient sums two paths
     page = explore(loss)
     n = len(page.data["steps"])
-    assert page.data["grouping"] == "" and n > 20
+    assert page.data["grouping"] == "" and n > 40
     open_page(browser, page, tmp_path / "mlp.html")
     for k in range(1, n + 1):
         press(browser, Keys.ARROW_RIGHT)

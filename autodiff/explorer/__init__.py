@@ -44,6 +44,8 @@ from autodiff.drawing import (
     COLORS,
     HIGHLIGHT,
     INSTALL_HINT,
+    MAX_LAYOUT_COST,
+    DrawingTooLargeError,
     GraphDrawing,
     _edge_label,
     _op_label,
@@ -146,11 +148,12 @@ def explore(
     The picture is `draw`'s, laid out by Graphviz: `params`, `group`, `max_nodes` and
     `digits` mean what they mean there (a large graph is grouped by layer or neuron, or cut
     to the `max_nodes` values nearest the output; the page says what was collapsed, and the
-    steps inside a box are steps of that box). The steps are `trace`'s (`seed`: d root / d root,
-    needed for a tensor of more than one element). Nothing changes any ``.grad``. `title`
-    names the output on the page (default: its label). A backward pass of more than
-    `max_steps` steps is refused (ValueError; None: no limit), `timeout` bounds ``dot``'s
-    time (default: the drawing's, 60 s).
+    steps inside a box are steps of that box); a picture too large for ``dot`` is refused
+    (`DrawingTooLargeError`, saying how to show less). The steps are `trace`'s (`seed`:
+    d root / d root, needed for a tensor of more than one element). Nothing changes any
+    ``.grad``. `title` names the output on the page (default: its label). A backward pass of
+    more than `max_steps` steps is refused (ValueError; None: no limit); `timeout` bounds
+    ``dot``'s time (default: the drawing's, 60 s).
 
     >>> from autodiff import Value
     >>> x = Value(3.0, label="x")
@@ -181,6 +184,13 @@ def explore(
     except (TypeError, ValueError) as error:
         raise type(error)(f"explore: {str(error).removeprefix('draw: ')}") from None
     _for_the_page(drawing)
+    if drawing.too_large():
+        raise DrawingTooLargeError(
+            f"explore: the picture is too large for Graphviz's dot to lay out in reasonable "
+            f"time (about {drawing.layout_cost:,} units of layout work; it manages about "
+            f"{MAX_LAYOUT_COST:,} in a few seconds): show less with explore(..., "
+            "group='layer') or group='neuron' (nn names), or max_nodes=100"
+        )
     try:
         svg = drawing.render_bytes("svg", timeout=timeout).decode("utf-8")
     except graphviz.ExecutableNotFound:
@@ -189,7 +199,7 @@ def explore(
             f"picture: {INSTALL_HINT}"
         ) from None
     data = page_data(root, steps, drawing, params=params, digits=digits, title=title)
-    svg, data["picture"] = _inline_svg(svg)
+    svg, data["picture"] = _inline_svg(svg, data["title"])
     return Explorer(data, svg, drawing, steps)
 
 
@@ -209,7 +219,7 @@ def _for_the_page(drawing: GraphDrawing) -> None:
     drawing.attr(label="", ranksep="0.35", nodesep="0.18", pad="0.1", bgcolor="transparent")
 
 
-def _inline_svg(svg: str) -> tuple[str, dict]:
+def _inline_svg(svg: str, title: str) -> tuple[str, dict]:
     """Graphviz's SVG as an element to put in a page: without the XML prolog, doctype and
     comments; its size (in points) returned apart, so the page can fit or zoom it."""
     start = svg.index("<svg")
@@ -220,7 +230,11 @@ def _inline_svg(svg: str) -> tuple[str, dict]:
     svg = svg.replace("<svg", '<svg id="ad-svg" role="img" aria-labelledby="ad-svg-title"', 1)
     svg = svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "", 1)
     svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)  # HTML knows svg's
-    svg = svg.replace("<title>autodiff</title>", '<title id="ad-svg-title">the graph</title>', 1)
+    what = html.escape(
+        f"The graph of {title}, left to right: values in boxes, ops in ellipses, each input "
+        "edge labelled with its local partial"
+    )
+    svg = svg.replace("<title>autodiff</title>", f'<title id="ad-svg-title">{what}</title>', 1)
     return svg.strip(), {"width": width, "height": height}
 
 

@@ -614,6 +614,8 @@
     buttons.play.setAttribute("aria-pressed", String(on));
     buttons.play.textContent = on ? "\u275a\u275a Pause" : "\u25b6 Play";
     buttons.play.setAttribute("aria-label", on ? "Pause (Space)" : "Play (Space)");
+    // while playing, a screen reader is not made to read every step aloud
+    $("ad-step").setAttribute("aria-live", on ? "off" : "polite");
     if (!on) return;
     if (current >= N) go(0);
     const rate = Number($("ad-speed").value) || 2;
