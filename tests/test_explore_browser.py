@@ -326,8 +326,9 @@ def test_tensor_details_show_shape_summary_and_gradient(browser, tmp_path):
     details = browser.find_element("id", "ad-details").text
     assert "(3, 2) float64" in details and "min -0.5, mean 0.1167, max 0.6" in details
     assert "not computed yet" in details
+    # the mouse leaves the box: its details stay, and follow the steps
+    ActionChains(browser).move_to_element(browser.find_element("tag name", "h1")).perform()
     press(browser, Keys.END)
-    ActionChains(browser).move_to_element(browser.find_element("id", box)).perform()
     details = browser.find_element("id", "ad-details").text
     loss.backward()
     assert format_array(W.grad) in details and "final, as backward() stores it" in details

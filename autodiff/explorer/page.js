@@ -497,7 +497,10 @@
     g.setAttribute("role", "button");
     g.setAttribute("aria-label", `${label}: show its details`);
     g.addEventListener("mouseenter", () => show(target));
-    g.addEventListener("mouseleave", () => show(pinned));
+    // leaving a box keeps it shown (and kept up to date as steps pass) unless one is pinned
+    g.addEventListener("mouseleave", () => {
+      if (pinned) show(pinned);
+    });
     g.addEventListener("focus", () => show(target));
     g.addEventListener("click", () => setPinned(target, g));
     g.addEventListener("keydown", (event) => {
