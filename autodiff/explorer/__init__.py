@@ -61,7 +61,7 @@ from autodiff.drawing import (
 from autodiff.graph import topological_order
 
 MAX_STEPS = 20_000  # more is no walk-through, and makes a page of megabytes
-DONE = "#1d3557"  # edges whose steps have passed: the drawing's edge-label ink
+DONE = "#1d3557"  # edges whose steps have passed (the page's own state; dark blue)
 HEAD = 8  # entries of an array shown in full
 JUPYTER_HEIGHT = (480, 900)  # pixels: the inline frame's least and greatest height
 # the page's own markers in page.html, each replaced once by what it stands for
@@ -315,6 +315,7 @@ def page_data(
     - ``places``: where a step is drawn: ``edge`` (SVG id, None inside a group), ``boxes``
       (the ids of the boxes at its ends), ``inside`` (the group box holding it, or None) and
       ``ids`` (every SVG element the step outlines).
+    `explore` adds ``picture``: the SVG's width and height in points.
     """
     order = list(drawing.box_of)
     index = {node: i for i, node in enumerate(order)}
