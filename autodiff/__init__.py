@@ -18,6 +18,7 @@ from autodiff.chain_rule import ChainRuleTrace, TraceStep, trace
 from autodiff.compiler import compile
 from autodiff.drawing import GraphDrawing, GraphvizNotFoundWarning, draw
 from autodiff.errors import DivisionByZeroError, DomainError
+from autodiff.explorer import Explorer, explore
 from autodiff.function import Function
 from autodiff.functional import grad, hessian, hvp, jacobian, value_and_grad
 from autodiff.gradcheck import GradcheckError, GradcheckReport, gradcheck
@@ -126,6 +127,8 @@ __all__ = [
     "TraceStep",
     "draw",
     "trace",
+    "Explorer",
+    "explore",
     "DivisionByZeroError",
     "DomainError",
     "Function",

@@ -1,4 +1,4 @@
-"""``python -m autodiff EXPRESSION --at NAME=NUMBER ... [--draw FILE] [--trace]``
+"""``python -m autodiff EXPRESSION --at NAME=NUMBER ... [--draw FILE] [--trace] [--html FILE]``
 
 Prints the expression's value and its partial derivative with respect to every variable:
 
@@ -12,7 +12,8 @@ The output is called y, or f when y is one of the variables (then f_, f__...), i
 the derivatives, the trace and the drawing. ``--at`` may be repeated (``--at x=1 --at y=2``); a
 variable given twice must have the same value both times. ``--draw graph.svg`` also writes the
 graph (svg, png, pdf or gv; ``--highlight x1`` draws the paths from x1 in red), ``--trace``
-prints the chain-rule steps.
+prints the chain-rule steps, ``--html page.html`` writes a page that steps through them on the
+picture (see `autodiff.explore`).
 
 Bad input exits with status 2 after one line saying what is wrong (and where: the line and
 column); a problem in the expression is then shown under it, marked with ``^``:
@@ -22,7 +23,7 @@ column); a problem in the expression is then shown under it, marked with ``^``:
        ^
 
 A drawing that cannot be rendered (no Graphviz) exits with status 1 after writing the DOT
-source.
+source; so does a page without Graphviz (after a line saying how to install it).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Iterator, Sequence, TextIO
 
 from autodiff.chain_rule import trace
 from autodiff.drawing import GraphvizNotFoundWarning, draw
+from autodiff.explorer import GraphvizNotFoundError, explore
 from autodiff.expression import ALLOWED, ExpressionError, evaluate
 
 EXIT_OK, EXIT_NOT_RENDERED, EXIT_BAD_INPUT = 0, 1, 2
@@ -48,7 +50,7 @@ class _BadArguments(Exception):
     """argparse's complaint, kept to one line instead of usage + error + exit."""
 
 
-_OPTIONS = {"-h", "--help", "--at", "--draw", "--highlight", "--trace"}
+_OPTIONS = {"-h", "--help", "--at", "--draw", "--highlight", "--trace", "--html"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         help="with --draw: draw every path from variable NAME to the output in red",
     )
     parser.add_argument("--trace", action="store_true", help="print the chain-rule steps")
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a page that steps through the backward pass on the graph (open it in a "
+        "browser; it needs no network)",
+    )
     return parser
 
 
@@ -275,6 +283,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         missing = [w for w in caught if issubclass(w.category, GraphvizNotFoundWarning)]
         if missing:
             print(f"autodiff: {missing[0].message}", file=err)
+            return EXIT_NOT_RENDERED
+        print(f"wrote {written}", file=out)
+
+    if args.html:
+        if y._prev:  # the output box is called what the lines above call it; the title says all
+            y.label = name
+        title = f"{name} = {text}" + (f"   at {at}" if at else "") if y._prev else name
+        try:
+            written = explore(y, title=title).save(args.html)
+        except GraphvizNotFoundError as error:
+            print(f"autodiff: error: --html: {_printable(str(error))}", file=err)
+            return EXIT_NOT_RENDERED
+        except OSError as error:
+            where = _printable(args.html)
+            print(f"autodiff: error: --html: cannot write {where}: {error.strerror}", file=err)
+            return EXIT_BAD_INPUT
+        except ValueError as error:  # a backward pass too long to step through
+            print(f"autodiff: error: --html: {_printable(str(error))}", file=err)
+            return EXIT_BAD_INPUT
+        except RuntimeError as error:  # dot itself failed or ran out of time
+            print(f"autodiff: error: --html: {_printable(str(error))}", file=err)
             return EXIT_NOT_RENDERED
         print(f"wrote {written}", file=out)
     return EXIT_OK

@@ -190,6 +190,8 @@ class GraphDrawing(graphviz.Digraph):
     grouping: str = ""  # how the values were grouped: 'layer', 'neuron', ... or ''
     layout_cost: int = 0
     timeout: float | None = DOT_TIMEOUT  # seconds dot may run (save, Jupyter); None: no limit
+    box_of: dict = {}  # graph node -> id of the box it is drawn in (its own, a group's, 'hidden')
+    edge_of: dict = {}  # (node, input slot) -> id of the edge drawn for it; None inside a group
 
     def __repr__(self) -> str:
         what = f"<GraphDrawing of {self.total:,} values, {self.ops:,} ops"
@@ -516,6 +518,7 @@ def draw(
     digits: int = 4,
     legend: bool = True,
     rankdir: str = "LR",
+    svg_ids: bool = False,
 ) -> GraphDrawing:
     """Draw the graph that computed `root` (a `Value` or `Tensor`), left to right.
 
@@ -540,6 +543,9 @@ def draw(
     - `max_nodes`: keep at most this many boxes, those nearest the output; the rest become one
       box. None draws everything: ``draw(y, group=None, max_nodes=None)`` is the whole graph.
     The note above the picture says what was grouped or collapsed, and how to see it all.
+    - `svg_ids`: give every node and edge an SVG id (``n3``, ``n1-n3op-0``; see `edge_id`), for
+      pages that script the picture; ``.box_of`` and ``.edge_of`` say where each value and
+      each edge of the graph is drawn.
 
     >>> from autodiff import Value
     >>> x = Value(3.0, label="x")
@@ -625,11 +631,18 @@ def draw(
     dot_nodes: list[str] = []
     dot_edges: list[tuple[str, str]] = []
 
+    # With `svg_ids`, every node and edge carries an id (the SVG element's), so that a page can
+    # script the picture: a node's is its name, an edge's `edge_id(src, dst, slot)`.
     def add_node(name: str, label: str, **attrs: Any) -> None:
+        if svg_ids:
+            attrs["id"] = name
         dot.node(name, graphviz.nohtml(label), **attrs)
         dot_nodes.append(name)
 
-    def add_edge(src: str, dst: str, label: str | None = None, **attrs: Any) -> None:
+    def add_edge(src: str, dst: str, label: str | None = None, slot: int | None = None,
+                 **attrs: Any) -> None:  # fmt: skip
+        if svg_ids:
+            attrs["id"] = edge_id(src, dst, slot)
         if label is None:
             dot.edge(src, dst, **attrs)
         else:
@@ -671,6 +684,7 @@ def draw(
     # Edges. Between two drawn values: one edge per input slot, labelled with its partial.
     # Into or out of a group or the hidden box: one edge per pair of boxes, with a count.
     bundled: Counter = Counter()
+    edge_of: dict = {}  # (node, slot) -> id of the edge drawn for it (None: inside one group)
     for node in order:
         if not node._prev:
             continue
@@ -681,11 +695,13 @@ def draw(
         for slot, parent in enumerate(node._prev):
             source = unit(parent)
             if isinstance(target, str) and source == target:
+                edge_of[node, slot] = None
                 continue  # inside one group
             if isinstance(target, str) or isinstance(source, str) or source in hidden:
                 src = hidden_box if source in hidden else ids[source]
                 dst = ids[target] if isinstance(target, str) else f"{ids[target]}op"
                 bundled[(src, dst)] += 1
+                edge_of[node, slot] = edge_id(src, dst)
                 continue
             if partials is None:
                 partials = _partials_of(node)
@@ -693,7 +709,11 @@ def draw(
             style = {}
             if id(node) in path and id(parent) in path:
                 style = {"penwidth": "2.5", "color": HIGHLIGHT, "fontcolor": HIGHLIGHT}
-            add_edge(ids[parent], f"{ids[node]}op", dot_text(label), **style)
+            add_edge(ids[parent], f"{ids[node]}op", dot_text(label), slot, **style)
+            edge_of[node, slot] = edge_id(ids[parent], f"{ids[node]}op", slot)
+    # where each value and each edge of the graph is drawn, for pages that script the picture
+    dot.box_of = {node: hidden_box if unit(node) in hidden else ids[unit(node)] for node in order}
+    dot.edge_of = edge_of
     for (src, dst), count in bundled.items():
         dashed = {"style": "dashed"} if src == hidden_box else {}
         add_edge(src, dst, f"{count} edge{'s' if count != 1 else ''}", **dashed)
@@ -734,6 +754,12 @@ def draw(
         label = "".join(dot_text(line, newline="\\l") + "\\l" for line in lines)
         dot.attr(label=graphviz.nohtml(label), labelloc="t", labeljust="l")
     return dot
+
+
+def edge_id(src: str, dst: str, slot: int | None = None) -> str:
+    """The id of the edge from box `src` to box `dst` (an op's input `slot`, when the edge is
+    one input's own) in the DOT source and the SVG: ``n1-n2op-0``."""
+    return f"{src}-{dst}" if slot is None else f"{src}-{dst}-{slot}"
 
 
 def _as_list(x: Any) -> list:
