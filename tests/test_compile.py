@@ -28,7 +28,7 @@ from autodiff.compiler import CompileWarning
 from autodiff.compiler.expr import Expr, binary, render
 from autodiff.errors import DomainError
 from autodiff.testing import arrays, broadcastable_shapes, floats, matmul_shapes
-from demo import moons_data
+from nn.demo import moons_data
 from nn import MLP
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -500,7 +500,7 @@ def test_batched_equals_a_loop_over_the_samples(moons: tuple, reduce: str) -> No
 
 def test_batched_training_step_matches_micrograds_step(moons: tuple) -> None:
     """The demo's step (hinge loss + 1e-4 L2, SGD) with the per-sample loss batched."""
-    from demo import moons_step
+    from nn.demo import moons_step
 
     model, compiled, X, y = moons
     batched = compile(

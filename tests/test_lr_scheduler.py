@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autodiff import Value
-from demo import moons_data, moons_step
+from nn.demo import moons_data, moons_step
 from nn import MLP
 from nn.losses import hinge_loss, l2_penalty
 from nn.optim import SGD, Adam

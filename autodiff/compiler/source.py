@@ -427,9 +427,11 @@ def module_source(program: Program, flavour: str, function_text: str, npz_name: 
                   description: str) -> tuple[str, dict]:  # fmt: skip
     """The whole module: docstring, imports, helpers, constants, the function. Returns the
     text and the arrays too large to write inline (for an .npz beside the module)."""
-    used = set(re.findall(r"\b([a-z_]+)\(", function_text))
-    helper_names = [h for h in (helpers.PYTHON if flavour == "python" else helpers.NUMPY)
-                    if h in used]  # fmt: skip
+    used = set(re.findall(r"(?<![.\w])([a-z_]+)\(", function_text))
+    helper_names = helpers.with_needs(
+        [h for h in (helpers.PYTHON if flavour == "python" else helpers.NUMPY) if h in used],
+        flavour,
+    )
     helper_text = "\n\n".join(helpers.source(h, flavour) for h in helper_names)
     inline: list[str] = []
     stored: dict[str, np.ndarray] = {}

@@ -61,7 +61,7 @@ def round_(x: Tensor, decimals: int = 0) -> Tensor:
     (Tensor([0., 2., 2., 1.]), Tensor([   0., 1200.]))
     """
     decimals = integer(decimals, "decimals", "round")
-    return _make(np.round(x.data, decimals), (x,), "round")
+    return _make(np.round(x.data, decimals), (x,), "round", decimals)
 
 
 def zero_grad(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
