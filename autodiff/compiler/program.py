@@ -269,7 +269,8 @@ def _class_losses(node: Any, ins: list) -> Expr:
     elif ctx.labels is not None:
         losses = losses_ops._dot_rows(ctx.q, lse - shifted)
     else:  # probabilities, the second input
-        q = losses_ops._smoothed(ins[1], ctx.weight, ctx.smoothing, z.shape[1])
+        target = ins[1].astype(z.dtype, copy=False)
+        q = losses_ops._smoothed(target, ctx.weight, ctx.smoothing, z.shape[1])
         losses = losses_ops._dot_rows(q, save("neg_logp", lse - shifted, ctx.neg_logp))
     return helpers.call("reduce_loss", losses, ctx.reduction, ctx.divisor)
 
@@ -483,6 +484,7 @@ class _Builder:
         self.ones_names: dict[tuple, str] = {}
         self.read: set[int] = set()  # ids of arrays read through an op's constants
         self.saving: tuple | None = None  # (node, name, statements) whose forward is written
+        self.saved: dict[int, Expr] = {}  # id(array in a ctx) -> its variable (see `save`)
 
     # --- names and expressions of nodes ------------------------------------------------
 
@@ -506,6 +508,9 @@ class _Builder:
             return Expr.const(float(data))
         if data.ndim == 0:
             return Expr.const(data[()])
+        entry = self.arrays.named.get(id(data))
+        if entry is not None:  # the same array behind another constant node: one name
+            return Expr.name(entry[0], data)
         name = self.name_of(node, index)
         self.arrays.named[id(data)] = (name, data)
         return Expr.name(name, data)
@@ -692,7 +697,32 @@ class _Builder:
         named = Expr.name(target, expr.value)
         if array is not None:
             self.by_data[id(array)] = named
+            self.saved[id(array)] = named
         return named
+
+    def symbolic_ctx(self, ctx: Any) -> Any:
+        """`ctx` with the values its op's forward saved (see `save`) as their variables, so
+        that the rule computes with them (``ctx.exp / ctx.total``) rather than with the traced
+        arrays; the rest of it (shapes, indices, constants) as it is."""
+        if not self.saved:
+            return ctx
+        if isinstance(ctx, (np.ndarray, np.generic)):  # (a 0-d result may be a scalar)
+            return self.saved.get(id(ctx), ctx)
+        if type(ctx) in (tuple, list):
+            items = [self.symbolic_ctx(x) for x in ctx]
+            changed = any(a is not b for a, b in zip(items, ctx))
+            return type(ctx)(items) if changed else ctx
+        slots = getattr(type(ctx), "__slots__", None)
+        if slots and not isinstance(ctx, (Expr, str)):  # a small record, as the losses keep
+            values = {name: getattr(ctx, name) for name in slots if hasattr(ctx, name)}
+            swapped = {name: self.symbolic_ctx(v) for name, v in values.items()}
+            if all(swapped[name] is values[name] for name in values):
+                return ctx
+            copy = object.__new__(type(ctx))
+            for name, value in swapped.items():
+                setattr(copy, name, value)
+            return copy
+        return ctx
 
     def _mask(self, node: Any, index: int) -> Statement:
         """``m = a > b``: a where's condition, recomputed from the comparison it came from."""
@@ -771,7 +801,7 @@ class _Builder:
         rules = VJP_RULES.get(node._op)
         if rules is None:
             raise _unsupported(node, "has no backward rule")
-        ctx = node._ctx
+        ctx = self.symbolic_ctx(node._ctx)
         prev = node._prev
         edges = []
         try:

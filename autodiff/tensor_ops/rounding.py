@@ -179,3 +179,16 @@ RULES = {
     "fmod": (remainder_grad_a, fmod_grad_b),
     "//": (zero_grad, zero_grad),
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS).
+EDGE_FORMULAS = {
+    "sign": {"x": "0"},
+    "floor": {"x": "0"},
+    "ceil": {"x": "0"},
+    "trunc": {"x": "0"},
+    "round": {"x": "0"},
+    "%": {"a": "1", "b": "-floor({a}/{b})"},
+    "fmod": {"a": "1", "b": "-trunc({a}/{b})"},
+    "//": {"a": "0", "b": "0"},
+}

@@ -207,3 +207,12 @@ RULES = {
     "cumprod": (cumprod_grad,),
     "logcumsumexp": (logcumsumexp_grad,),
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS):
+# input j reaches every output from j on.
+EDGE_FORMULAS = {
+    "cumsum": {"x": "1 to each later output"},
+    "cumprod": {"x": "out_i/{x} to each later output i"},
+    "logcumsumexp": {"x": "exp({x} - out_i) to each later output i"},
+}

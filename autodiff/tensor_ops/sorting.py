@@ -118,3 +118,7 @@ def topk(
 
 
 RULES: dict = {}  # sort and topk are indexing nodes: indexing's rule is theirs
+
+# No formulas of their own either: a sorted or top-k tensor is drawn as the indexing node it
+# is, "1 at the index" (each value's gradient goes to the position it was sorted from).
+EDGE_FORMULAS: dict = {}
