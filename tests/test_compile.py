@@ -26,10 +26,11 @@ import autodiff
 from autodiff import Tensor, Value, compile, value_and_grad
 from autodiff.compiler import CompileWarning
 from autodiff.compiler.expr import Expr, binary, render
+from autodiff.compiler.source import layout
 from autodiff.errors import DomainError
 from autodiff.testing import arrays, broadcastable_shapes, floats, matmul_shapes
-from nn.demo import moons_data
 from nn import MLP
+from nn.demo import moons_data
 
 ROOT = Path(__file__).resolve().parent.parent
 RUFF = Path(sys.executable).parent / "ruff"
@@ -254,6 +255,43 @@ def test_tensor_kinks_are_right_on_both_sides(name: str) -> None:
         x[0, :] = y  # ties with y, for maximum and where
         x[1, 0] = 0.5  # the edge of clip
         assert_same(compiled(x, y), reference(f, x, y))
+
+
+SCALAR_SPECIAL = {
+    "relu": lambda x: x.relu(),  # nan stays nan, with slope 1 (as PyTorch)
+    "leaky_relu": lambda x: x.leaky_relu(0.01),
+    "x**3": lambda x: x**3,  # inf where it overflows, -inf below
+    "x**1000": lambda x: x**1000,
+    "x**0": lambda x: x**0,  # slope 0 everywhere, even at 0, inf and nan
+    "x**-1": lambda x: x**-1,  # 0 ** -1 divides by zero: refused, as Value refuses it
+    "x**-2": lambda x: x**-2,
+    "x**0.5": lambda x: x**0.5,  # infinite slope at 0; a negative base is refused
+    "x**2.5 of x - 1": lambda x: (x - 1) ** 2.5,
+    "exp": lambda x: x.exp(),  # inf, not OverflowError
+    "log": lambda x: x.log(),
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "2/x": lambda x: 2 / x,
+    "sum": lambda x: Value.sum([x, x, 1.0]),
+    "dot": lambda x: Value.dot([x, Value(2.0)], [3.0, x], Value(1.0)),
+}
+SPECIAL_NUMBERS = (math.nan, math.inf, -math.inf, 0.0, -0.0, 1e200, -1e200, 1e-300, -2.0, 3.0)
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_SPECIAL))
+def test_scalar_ops_on_nan_inf_and_zeros_give_what_value_gives(name: str) -> None:
+    f = SCALAR_SPECIAL[name]
+    compiled = compile(f, 2.0)
+    for x in SPECIAL_NUMBERS:
+        try:
+            expected = value_and_grad(f)(x)
+        except (ValueError, ZeroDivisionError) as refused:  # DomainError, DivisionByZeroError
+            kind = ZeroDivisionError if isinstance(refused, ZeroDivisionError) else ValueError
+            with pytest.raises(kind):
+                compiled(x)
+            continue
+        value, (grad,) = compiled(x)
+        assert same_bits(value, expected[0]) and same_bits(grad, expected[1]), (x, value, grad)
 
 
 def test_python_control_flow_is_fixed_at_the_traced_branch() -> None:
@@ -971,3 +1009,16 @@ def test_only_exact_folds_are_made() -> None:
     f32 = Expr.name("h", np.ones(2, np.float32))
     assert render(binary("*", f32, Expr.const(np.float64(2.0)))) == "h * np.float64(2.0)"
     assert render(binary("*", x, Expr.const(np.float64(2.0)))) == "x * 2.0"
+
+
+def test_an_operand_broken_over_lines_keeps_its_parentheses() -> None:
+    # g * (a + b * 0.5 + ...): when the parenthesised sum is too long for its line but the sum
+    # without parentheses would fit, it must still be written inside them
+    for width in range(60, 110):
+        name = "w" + "x" * width
+        inner = Expr.name(name) + Expr.name("b") * 0.5 + Expr.name("c")
+        e = Expr.name("g") * Expr.name("h") * inner
+        lines = layout("y = ", e, "", 1, "numpy", {})
+        env = {name: 2.0, "b": 3.0, "c": 5.0, "g": 7.0, "h": 11.0}
+        exec("\n".join(line[4:] for line in lines), env)  # noqa: S102 - our own text
+        assert env["y"] == 7.0 * 11.0 * (2.0 + 3.0 * 0.5 + 5.0), lines

@@ -135,44 +135,56 @@ GRID = np.array([[0, 1], [1, 1], [0, 0], [1, 0], [0, 1]])  # 5 samples, 2 positi
 LOSSES: dict[str, Callable] = {
     "mse_loss": lambda r: lambda x, t: autodiff.mse_loss(x, t, reduction=r),
     "l1_loss": lambda r: lambda x, t: autodiff.l1_loss(x, t, reduction=r),
-    "bce with logits": lambda r: lambda x, t: autodiff.binary_cross_entropy_with_logits(
-        x, t.sigmoid(), reduction=r
+    "bce with logits": lambda r: (
+        lambda x, t: autodiff.binary_cross_entropy_with_logits(x, t.sigmoid(), reduction=r)
     ),
-    "bce with logits, weight and pos_weight": lambda r: lambda x, t: (
-        autodiff.binary_cross_entropy_with_logits(
+    "bce with logits, weight and pos_weight": lambda r: (
+        lambda x, t: autodiff.binary_cross_entropy_with_logits(
             x, t.sigmoid(), weight=WEIGHT, pos_weight=WEIGHT[::-1].copy(), reduction=r
         )
     ),
-    "bce": lambda r: lambda x, t: autodiff.binary_cross_entropy(x.sigmoid(), t.sigmoid(),
-                                                                reduction=r),  # fmt: skip
-    "bce, weight": lambda r: lambda x, t: autodiff.binary_cross_entropy(
-        x.sigmoid(), t.sigmoid(), weight=WEIGHT, reduction=r
+    "bce": lambda r: (
+        lambda x, t: autodiff.binary_cross_entropy(x.sigmoid(), t.sigmoid(), reduction=r)
     ),
-    "cross_entropy, indices": lambda r: lambda x, t: autodiff.cross_entropy(x * t, LABELS,
-                                                                            reduction=r),  # fmt: skip
-    "cross_entropy, weight and ignore_index": lambda r: lambda x, t: autodiff.cross_entropy(
-        x * t, LABELS, weight=WEIGHT, ignore_index=3, reduction=r
+    "bce, weight": lambda r: (
+        lambda x, t: autodiff.binary_cross_entropy(
+            x.sigmoid(), t.sigmoid(), weight=WEIGHT, reduction=r
+        )
     ),
-    "cross_entropy, label_smoothing": lambda r: lambda x, t: autodiff.cross_entropy(
-        x, LABELS, weight=WEIGHT, label_smoothing=0.2, reduction=r
+    "cross_entropy, indices": lambda r: (
+        lambda x, t: autodiff.cross_entropy(x * t, LABELS, reduction=r)
     ),
-    "cross_entropy, probabilities": lambda r: lambda x, t: autodiff.cross_entropy(
-        x, t.softmax(axis=1), reduction=r
+    "cross_entropy, weight and ignore_index": lambda r: (
+        lambda x, t: autodiff.cross_entropy(
+            x * t, LABELS, weight=WEIGHT, ignore_index=3, reduction=r
+        )
     ),
-    "cross_entropy, unnormalised probabilities and smoothing": lambda r: lambda x, t: (
-        autodiff.cross_entropy(x, t.abs(), weight=WEIGHT, label_smoothing=0.1, reduction=r)
+    "cross_entropy, label_smoothing": lambda r: (
+        lambda x, t: autodiff.cross_entropy(
+            x, LABELS, weight=WEIGHT, label_smoothing=0.2, reduction=r
+        )
     ),
-    "cross_entropy, (n, classes, d1)": lambda r: lambda x, t: autodiff.cross_entropy(
-        (x * t).reshape(5, 2, 2).transpose((0, 2, 1)), GRID, reduction=r
+    "cross_entropy, probabilities": lambda r: (
+        lambda x, t: autodiff.cross_entropy(x, t.softmax(axis=1), reduction=r)
     ),
-    "cross_entropy, one sample": lambda r: lambda x, t: autodiff.cross_entropy(
-        x[1] * t[2], np.array(2), reduction=r
+    "cross_entropy, unnormalised probabilities and smoothing": lambda r: (
+        lambda x, t: autodiff.cross_entropy(
+            x, t.abs(), weight=WEIGHT, label_smoothing=0.1, reduction=r
+        )
     ),
-    "nll_loss": lambda r: lambda x, t: autodiff.nll_loss(
-        autodiff.log_softmax(x * t, axis=1), LABELS, reduction=r
+    "cross_entropy, (n, classes, d1)": lambda r: (
+        lambda x, t: autodiff.cross_entropy(
+            (x * t).reshape(5, 2, 2).transpose((0, 2, 1)), GRID, reduction=r
+        )
     ),
-    "nll_loss, weight and ignore_index": lambda r: lambda x, t: autodiff.nll_loss(
-        x - t, LABELS, weight=WEIGHT, ignore_index=0, reduction=r
+    "cross_entropy, one sample": lambda r: (
+        lambda x, t: autodiff.cross_entropy(x[1] * t[2], np.array(2), reduction=r)
+    ),
+    "nll_loss": lambda r: (
+        lambda x, t: autodiff.nll_loss(autodiff.log_softmax(x * t, axis=1), LABELS, reduction=r)
+    ),
+    "nll_loss, weight and ignore_index": lambda r: (
+        lambda x, t: autodiff.nll_loss(x - t, LABELS, weight=WEIGHT, ignore_index=0, reduction=r)
     ),
 }
 
@@ -181,8 +193,7 @@ LOSSES: dict[str, Callable] = {
 @pytest.mark.parametrize("name", sorted(LOSSES))
 @settings(max_examples=3)
 @given(data=st.data())
-def test_losses_compile_with_every_reduction(name: str, reduction: str, data: st.DataObject
-                                             ) -> None:  # fmt: skip
+def test_losses_compile_with_every_reduction(name: str, reduction: str, data: Any) -> None:
     f = scalar(LOSSES[name](reduction))
     draw = [data.draw(arrays((5, 4))) for _ in range(4)]
     check(f, draw[:2], draw[2:], [np.zeros((5, 4)), draw[3]])
@@ -253,8 +264,10 @@ KINKS: dict[str, tuple[Callable, list]] = {
     "%": (lambda x: x % 0.5, [0.5, -1.0, 0.0]),
     "fmod": (lambda x: autodiff.fmod(x, 0.5), [0.5, -1.0, 0.0]),
     "atan2 at the origin": (lambda x: autodiff.atan2(x, x * x), [0.0]),
-    "l1_loss at equality": (lambda x: autodiff.l1_loss(x, Tensor(np.ones(x.shape)),
-                                                       reduction="none"), [1.0]),  # fmt: skip
+    "l1_loss at equality": (
+        lambda x: autodiff.l1_loss(x, Tensor(np.ones(x.shape)), reduction="none"),
+        [1.0],
+    ),
     "max ties": (lambda x: x.reshape(2, 4).max(axis=1), [2.0]),
     "std of equal elements": (lambda x: (x * 0 + 1.5).std(correction=0) + x, [0.0]),
 }
@@ -282,8 +295,8 @@ def test_sort_orders_are_computed_again_not_frozen() -> None:
         return ((values + running + low + order) * weights).sum() + (top * top).sum()
 
     ascending = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    compiled = check(f, [ascending], [ascending[::-1, ::-1].copy()], [np.array([[2.0, 2.0, 1.0],
-                     [np.nan, 0.0, 0.0]])])  # fmt: skip
+    ties = np.array([[2.0, 2.0, 1.0], [np.nan, 0.0, 0.0]])  # stable order; NaN sorts largest
+    compiled = check(f, [ascending], [ascending[::-1, ::-1].copy()], [ties])
     assert "argsort(x, 1, True)" in compiled.source
     assert "running_arg_extreme(x, 1, True)" in compiled.source
 

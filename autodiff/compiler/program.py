@@ -374,9 +374,7 @@ FORWARD_TENSOR = {
     "max": lambda n, ins, ctx: _reduction(n, ins[0], "max", ctx),
     "min": lambda n, ins, ctx: _reduction(n, ins[0], "min", ctx),
     "var": lambda n, ins, ctx: _var(n, ins[0], ctx),
-    "std": lambda n, ins, ctx: _np(
-        "std", ins[0], axis=ctx[0], ddof=ctx[1], keepdims=_keepdims(n)
-    ),
+    "std": lambda n, ins, ctx: _np("std", ins[0], axis=ctx[0], ddof=ctx[1], keepdims=_keepdims(n)),
     "prod": lambda n, ins, ctx: _np("prod", ins[0], axis=ctx[0], keepdims=ctx[1]),
     "logsumexp": lambda n, ins, ctx: helpers.call(
         "logsumexp", ins[0], axis=None if ctx is None else tuple(ctx), keepdims=_keepdims(n)
