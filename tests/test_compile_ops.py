@@ -284,6 +284,28 @@ def test_kinks_are_right_on_both_sides(name: str) -> None:
     check(f, [traced], [at], [at + eps], [at - eps], [-traced], [rng.standard_normal(8) * 4])
 
 
+def test_rules_with_a_fast_path_compile_to_their_general_form() -> None:
+    # pow and cumprod take a shortcut where no element needs their special case (an exponent
+    # of 0, a base of 0, a zero in the product); the compiled code takes the general form,
+    # which gives the same numbers there, and the special ones where they are needed
+    def power(a: Tensor, b: Tensor) -> Tensor:
+        return (a**b * np.array([1.0, 2.0, -1.0, 0.5])).sum()
+
+    base, exponent = np.array([0.5, 2.0, 3.0, 1.5]), np.array([1.5, -0.5, 2.0, 3.0])
+    zeros = [np.array([0.0, 2.0, np.nan, 0.0]), np.array([0.0, 0.0, 0.0, -1.0])]
+    check(power, [base, exponent], zeros, [base, zeros[1]], [zeros[0], exponent])
+
+    def products(x: Tensor) -> Tensor:
+        return (x.cumprod(1) * np.arange(1.0, 7.0).reshape(2, 3)).sum()
+
+    no_zeros = np.array([[2.0, 3.0, 0.5], [1.5, -2.0, 4.0]])
+    one, two = no_zeros.copy(), no_zeros.copy()
+    one[0, 1] = 0.0
+    two[1, :2] = 0.0
+    check(products, [no_zeros], [one], [two], [np.zeros((2, 3))])
+    check(products, [two], [no_zeros], [one])
+
+
 def test_sort_orders_are_computed_again_not_frozen() -> None:
     def f(x: Tensor) -> Tensor:
         values, _ = x.sort(dim=1, descending=True)

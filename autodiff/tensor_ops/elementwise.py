@@ -416,7 +416,8 @@ def where_grad_b(g: Any, inputs: tuple, out: Any, ctx: np.ndarray) -> Any:
 class _Comparisons(threading.local):
     """Comparisons made while `autodiff.compile` traces a function (``log`` is None
     otherwise): each boolean result with its operands, so that a `where` whose mask came from
-    one is recomputed from its operands in the compiled code instead of frozen."""
+    one is recomputed from its operands in the compiled code instead of frozen. Sorting and
+    the running extremes log the orders they compute from data here too."""
 
     log: list | None = None
 
