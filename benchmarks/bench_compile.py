@@ -40,8 +40,8 @@ from bench_tensor import Problem, numpy_step  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from autodiff import Value, compile, linear, mse_loss  # noqa: E402
-from nn.demo import moons_data, moons_step  # noqa: E402
 from nn import MLP  # noqa: E402
+from nn.demo import moons_data, moons_step  # noqa: E402
 
 try:
     import micrograd.engine as micrograd_engine
@@ -189,11 +189,13 @@ def compiled_tensor_step(compiled: Callable, problem: Problem, params: list) -> 
 def bench_tensor(repeats: int) -> list[str]:
     problem = Problem("mse", [2, 16, 16, 1], 100, "mse")
     n = len(problem.params)
-    compiled = compile(tensor_loss, *problem.params, problem.x, problem.y, argnums=tuple(range(n)))
-    mine, hand = problem.copy_params(), problem.copy_params()
+    # linear takes weights (out, in); the hand-written step keeps them (in, out)
+    mine = [np.ascontiguousarray(p.T) if p.ndim == 2 else p for p in problem.copy_params()]
+    hand = problem.copy_params()
+    compiled = compile(tensor_loss, *mine, problem.x, problem.y, argnums=tuple(range(n)))
     loss, expected = compiled_tensor_step(compiled, problem, mine), numpy_step(problem, hand)
     if not np.isclose(loss, expected, rtol=1e-5) or not all(
-        np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(mine, hand)
+        np.allclose(a.T, b, rtol=1e-5, atol=1e-6) for a, b in zip(mine, hand)
     ):
         raise AssertionError(f"compiled tensor step differs: loss {loss!r} vs {expected!r}")
     steps = {

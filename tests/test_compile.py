@@ -26,22 +26,24 @@ import autodiff
 from autodiff import Tensor, Value, compile, value_and_grad
 from autodiff.compiler import CompileWarning
 from autodiff.compiler.expr import Expr, binary, render
+from autodiff.compiler.source import layout
 from autodiff.errors import DomainError
 from autodiff.testing import arrays, broadcastable_shapes, floats, matmul_shapes
-from demo import moons_data
 from nn import MLP
+from nn.demo import moons_data
 
 ROOT = Path(__file__).resolve().parent.parent
 RUFF = Path(sys.executable).parent / "ruff"
 
 
 def same_bits(a: Any, b: Any) -> bool:
-    """Equal as numbers, NaN equal to NaN, and the same sign of zero; shapes must agree."""
+    """Equal as numbers, NaN equal to NaN, and the same sign of zero; shapes must agree. (The
+    sign of a NaN means nothing: nan + nan takes either one's, by the order the hardware adds.)"""
     x, y = np.asarray(_plain(a), dtype=float), np.asarray(_plain(b), dtype=float)
     return (
         x.shape == y.shape
         and np.array_equal(x, y, equal_nan=True)
-        and np.array_equal(np.signbit(x), np.signbit(y))
+        and np.array_equal(np.signbit(x) & (x == x), np.signbit(y) & (y == y))
     )
 
 
@@ -255,6 +257,43 @@ def test_tensor_kinks_are_right_on_both_sides(name: str) -> None:
         assert_same(compiled(x, y), reference(f, x, y))
 
 
+SCALAR_SPECIAL = {
+    "relu": lambda x: x.relu(),  # nan stays nan, with slope 1 (as PyTorch)
+    "leaky_relu": lambda x: x.leaky_relu(0.01),
+    "x**3": lambda x: x**3,  # inf where it overflows, -inf below
+    "x**1000": lambda x: x**1000,
+    "x**0": lambda x: x**0,  # slope 0 everywhere, even at 0, inf and nan
+    "x**-1": lambda x: x**-1,  # 0 ** -1 divides by zero: refused, as Value refuses it
+    "x**-2": lambda x: x**-2,
+    "x**0.5": lambda x: x**0.5,  # infinite slope at 0; a negative base is refused
+    "x**2.5 of x - 1": lambda x: (x - 1) ** 2.5,
+    "exp": lambda x: x.exp(),  # inf, not OverflowError
+    "log": lambda x: x.log(),
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "2/x": lambda x: 2 / x,
+    "sum": lambda x: Value.sum([x, x, 1.0]),
+    "dot": lambda x: Value.dot([x, Value(2.0)], [3.0, x], Value(1.0)),
+}
+SPECIAL_NUMBERS = (math.nan, math.inf, -math.inf, 0.0, -0.0, 1e200, -1e200, 1e-300, -2.0, 3.0)
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_SPECIAL))
+def test_scalar_ops_on_nan_inf_and_zeros_give_what_value_gives(name: str) -> None:
+    f = SCALAR_SPECIAL[name]
+    compiled = compile(f, 2.0)
+    for x in SPECIAL_NUMBERS:
+        try:
+            expected = value_and_grad(f)(x)
+        except (ValueError, ZeroDivisionError) as refused:  # DomainError, DivisionByZeroError
+            kind = ZeroDivisionError if isinstance(refused, ZeroDivisionError) else ValueError
+            with pytest.raises(kind):
+                compiled(x)
+            continue
+        value, (grad,) = compiled(x)
+        assert same_bits(value, expected[0]) and same_bits(grad, expected[1]), (x, value, grad)
+
+
 def test_python_control_flow_is_fixed_at_the_traced_branch() -> None:
     def f(x: Value) -> Value:
         return x * 2 if x > 0 else x * x  # a branch on a value: compile takes the traced one
@@ -291,6 +330,46 @@ TENSOR_UNARY: dict[str, Callable] = {
     "first row": lambda t: t[0] if t.ndim > 1 else t,
     "transposed": lambda t: t.T,
     "flattened": lambda t: t.reshape(-1),
+    # maths
+    "sin": lambda t: t.sin(),
+    "cos": lambda t: t.cos(),
+    "atan": lambda t: t.atan(),
+    "asin of tanh": lambda t: t.tanh().asin(),
+    "sinh": lambda t: t.sinh(),
+    "erf": lambda t: t.erf(),
+    "erfc": lambda t: t.erfc(),
+    "log1p of |t|": lambda t: t.abs().log1p(),
+    "expm1": lambda t: t.expm1(),
+    "rsqrt of square + 1": lambda t: (t * t + 1).rsqrt(),
+    # activations
+    "gelu": lambda t: autodiff.gelu(t),
+    "gelu tanh": lambda t: autodiff.gelu(t, approximate="tanh"),
+    "silu": lambda t: autodiff.silu(t),
+    "mish": lambda t: autodiff.mish(t),
+    "elu": lambda t: autodiff.elu(t, 0.5),
+    "selu": lambda t: autodiff.selu(t),
+    "celu": lambda t: autodiff.celu(t, 2.0),
+    "softsign": lambda t: autodiff.softsign(t),
+    "logsigmoid": lambda t: autodiff.logsigmoid(t),
+    "softplus, beta and threshold": lambda t: t.softplus(beta=2.0, threshold=1.0),
+    "hardtanh": lambda t: autodiff.hardtanh(t, -0.5, 0.5),
+    "relu6 of 3t": lambda t: autodiff.relu6(t * 3),
+    "hardsigmoid of 3t": lambda t: autodiff.hardsigmoid(t * 3),
+    "hardswish of 3t": lambda t: autodiff.hardswish(t * 3),
+    # rounding (zero gradients), reductions, scans, softmax, sorting, layout
+    "floor plus t": lambda t: t.floor() + t,
+    "round times t": lambda t: t.round(decimals=1) * t,
+    "prod last axis, kept": lambda t: t.prod(dim=-1, keepdim=True) if t.ndim else t.prod(),
+    "std": lambda t: t.std(correction=0),
+    "log_softmax": lambda t: autodiff.log_softmax(t),
+    "cumsum": lambda t: t.cumsum(-1),
+    "cumprod": lambda t: t.cumprod(0),
+    "sorted": lambda t: t.sort(dim=-1).values,
+    "top 1": lambda t: t.topk(1, dim=0).values,
+    "cummax": lambda t: t.cummax(-1).values,
+    "rolled": lambda t: t.roll(1),
+    "lower triangle": lambda t: autodiff.tril(t) if t.ndim == 2 else t,
+    "tiled": lambda t: t.tile((2,)),
 }
 TENSOR_BINARY: dict[str, Callable] = {
     "+": lambda a, b: a + b,
@@ -300,6 +379,12 @@ TENSOR_BINARY: dict[str, Callable] = {
     "maximum": lambda a, b: autodiff.maximum(a, b),
     "minimum": lambda a, b: autodiff.minimum(a, b),
     "where a > b": lambda a, b: autodiff.where(a > b, a, b),
+    "logaddexp": lambda a, b: autodiff.logaddexp(a, b),
+    "atan2": lambda a, b: autodiff.atan2(a, b),
+    "% (square + 1)": lambda a, b: a % (b * b + 1),
+    "lerp": lambda a, b: autodiff.lerp(a, b, 0.25),
+    "mse_loss, none": lambda a, b: autodiff.mse_loss(a - b, a * b, reduction="none"),
+    "l1_loss": lambda a, b: autodiff.l1_loss(a - b, a * b),
 }
 
 
@@ -380,7 +465,7 @@ def test_reused_nodes_and_float32(a: np.ndarray, b: np.ndarray) -> None:
 
 def test_fused_ops_and_the_tensor_mlp_step() -> None:
     rng = np.random.default_rng(0)
-    shapes = [(2, 16), (16,), (16, 16), (16,), (16, 1), (1,)]
+    shapes = [(16, 2), (16,), (16, 16), (16,), (1, 16), (1,)]  # weights (out, in), as nn.Linear
     params = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     x, y = rng.standard_normal((100, 2)).astype(np.float32), rng.standard_normal((100, 1))
     y = y.astype(np.float32)
@@ -407,6 +492,8 @@ def test_fused_ops_and_the_tensor_mlp_step() -> None:
     value, g = compiled(z2, t2)  # the target is read from the argument, not frozen
     ref_value, ref_g = value_and_grad(xent)(z2, t2)
     assert same_bits(value, ref_value) and same_bits(g, ref_g)
+    indices = compile(lambda z: autodiff.cross_entropy(z, labels), logits)  # class indices
+    assert_same(indices(z2), reference(lambda z: autodiff.cross_entropy(z, labels), z2))
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,7 +587,7 @@ def test_batched_equals_a_loop_over_the_samples(moons: tuple, reduce: str) -> No
 
 def test_batched_training_step_matches_micrograds_step(moons: tuple) -> None:
     """The demo's step (hinge loss + 1e-4 L2, SGD) with the per-sample loss batched."""
-    from demo import moons_step
+    from nn.demo import moons_step
 
     model, compiled, X, y = moons
     batched = compile(
@@ -896,7 +983,7 @@ def trees(draw: st.DrawFn, depth: int = 4) -> tuple[Expr, Callable]:
 @given(trees(), floats(-3, 3), floats(-3, 3), floats(-3, 3))
 def test_printed_expressions_compute_what_their_trees_compute(tree: tuple, a, b, c) -> None:
     expr, direct = tree
-    env = {"a": a, "b": b, "c": c, "power": lambda x, y: x**y}
+    env = {"a": a, "b": b, "c": c, "ieee_power": lambda x, y: x**y}
     try:
         expected = direct(env)
     except (ZeroDivisionError, OverflowError):
@@ -922,3 +1009,16 @@ def test_only_exact_folds_are_made() -> None:
     f32 = Expr.name("h", np.ones(2, np.float32))
     assert render(binary("*", f32, Expr.const(np.float64(2.0)))) == "h * np.float64(2.0)"
     assert render(binary("*", x, Expr.const(np.float64(2.0)))) == "x * 2.0"
+
+
+def test_an_operand_broken_over_lines_keeps_its_parentheses() -> None:
+    # g * (a + b * 0.5 + ...): when the parenthesised sum is too long for its line but the sum
+    # without parentheses would fit, it must still be written inside them
+    for width in range(60, 110):
+        name = "w" + "x" * width
+        inner = Expr.name(name) + Expr.name("b") * 0.5 + Expr.name("c")
+        e = Expr.name("g") * Expr.name("h") * inner
+        lines = layout("y = ", e, "", 1, "numpy", {})
+        env = {name: 2.0, "b": 3.0, "c": 5.0, "g": 7.0, "h": 11.0}
+        exec("\n".join(line[4:] for line in lines), env)  # noqa: S102 - our own text
+        assert env["y"] == 7.0 * 11.0 * (2.0 + 3.0 * 0.5 + 5.0), lines

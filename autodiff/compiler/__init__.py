@@ -20,8 +20,15 @@ True
 
 Like ``jax.jit`` and ``torch.jit.trace``, compiling fixes Python control flow that depends on
 values (an ``if x > 0`` in `f`) at the branch the trace took; the ops themselves (relu, abs,
-max, clip, where on a comparison) are written branch-free and are right for every input. Calls
-with arguments of another kind, number or shape are refused with an error.
+max, clip, hardtanh, where on a comparison...) are written branch-free and are right for every
+input, and the positions that sort, topk, argsort, cummax and cummin find are computed again.
+Other values taken out of the graph (``float(x)``, an argmax or isnan mask used as an index)
+are fixed at the traced ones. Calls with arguments of another kind, number or shape are
+refused with an error, and so are inputs the engine refuses (``0.0 ** -1`` on a Value).
+
+Every built-in op compiles except ``logcumsumexp`` (its rule branches on the gradient's sign),
+``x ** y`` with a `Value` exponent, and custom `Function` ops: those raise NotImplementedError
+naming the op.
 
 A scalar graph traced on one sample can be evaluated for a whole batch at once with numpy
 (`CompiledFunction.batched`); ``.save(path)`` writes a module that needs numpy alone.

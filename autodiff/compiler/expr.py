@@ -276,7 +276,7 @@ class Expr:
         """Zeros of `shape` with self added at [index] (getitem's rule, written out)."""
         from autodiff.compiler import helpers
 
-        name = "scatter_add" if may_repeat else "scatter"
+        name = "add_at" if may_repeat else "scatter"
         index = _Index(_lift_index(index))
         return call(name, (self, tuple(shape), index), {}, helpers.function(name))
 
@@ -285,17 +285,41 @@ class Expr:
         value = _apply(lambda v: v[_values(index)], self.value)
         return Expr("index", (self, index), value)
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``self[index] = value`` on an array a rule has just computed (``p[rows, labels] -=
+        1``): self becomes a copy of what it was with `value` written at [index]."""
+        from autodiff.compiler import helpers
+
+        if self.kind in ("name", "const"):  # a variable or constant of the program: never
+            raise TypeError(f"a backward rule writes into {render(self)} in place")
+        before = Expr(self.kind, self.parts, self.value)
+        value = _replaced(lift(value), self, before)  # self[index] in value: the old self
+        written = call("setitem", (before, _Index(_lift_index(index)), value), {},
+                       helpers.function("setitem"))  # fmt: skip
+        self.kind, self.parts, self.value = written.kind, written.parts, written.value
+
+    def __getattr__(self, name: str) -> Any:
+        """Other ndarray methods (``x.any()``, ``x.cumsum(axis=0)``...) as method calls."""
+        if name.startswith("_") or not callable(getattr(np.ndarray, name, None)):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return lambda *args, **kwargs: method(self, name, args, kwargs)
+
     # --- numpy dispatch: np.exp(expr), np.where(c, expr, 0)... build trees -----------------
 
     def __array_ufunc__(self, ufunc: Any, method_name: str, *inputs: Any, **kwargs: Any) -> Any:
-        if method_name != "__call__" or kwargs:
+        if "out" in kwargs:  # writing into an array: not an expression
+            return NotImplemented
+        if method_name in ("reduce", "accumulate"):  # np.maximum.reduce(x, axis=..., ...)
+            name = f"np.{ufunc.__name__}.{method_name}"
+            return call(name, inputs, kwargs, getattr(ufunc, method_name))
+        if method_name != "__call__":
             return NotImplemented
         symbol = UFUNC_OPERATORS.get(ufunc)
-        if symbol is not None and len(inputs) == 2:
+        if symbol is not None and len(inputs) == 2 and not kwargs:
             return binary(symbol, inputs[0], inputs[1])
-        if ufunc is np.negative:
+        if ufunc is np.negative and not kwargs:
             return -lift(inputs[0])
-        return call(f"np.{ufunc.__name__}", inputs, {}, ufunc)
+        return call(f"np.{ufunc.__name__}", inputs, kwargs, ufunc)
 
     def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
         if func is np.transpose and len(args) == 1 and not kwargs:
@@ -398,10 +422,42 @@ def _same_kind(operand: Expr, result: Any) -> bool:
 def call(function: str, args: tuple | list, kwargs: dict, numpy_function: Any = None) -> Expr:
     """``function(*args, **kwargs)``; its value from `numpy_function` on the args' values."""
     lifted = tuple(_typed_constants([_lift_argument(a) for a in args]))
+    options = {k: _lift_argument(v) for k, v in kwargs.items()}
     value = None
-    if numpy_function is not None and all(_known(a) for a in lifted):
-        value = _apply_call(numpy_function, _values(lifted), _values(kwargs))
-    return Expr("call", (function, lifted, tuple(kwargs.items())), value)
+    known = all(_known(a) for a in lifted) and all(_known(v) for v in options.values())
+    if numpy_function is not None and known:
+        value = _apply_call(numpy_function, _values(lifted), _values(options))
+    return Expr("call", (function, lifted, tuple(options.items())), value)
+
+
+def _replaced(e: Expr, old: Expr, new: Expr) -> Expr:
+    """`e` with every occurrence of the node `old` (by identity) replaced by `new`."""
+    if e is old:
+        return new
+    if e.kind in ("name", "const"):
+        return e
+
+    def swap(x: Any) -> Any:
+        if isinstance(x, Expr):
+            return _replaced(x, old, new)
+        if isinstance(x, _Index):
+            return _Index(swap(x.index))
+        if isinstance(x, (tuple, list)):
+            return type(x)(swap(item) for item in x)
+        return x
+
+    parts = swap(e.parts)
+    if all(a is b for a, b in zip(_flat(parts), _flat(e.parts))):
+        return e
+    return Expr(e.kind, parts, e.value)
+
+
+def _flat(parts: Any) -> list:
+    if isinstance(parts, (tuple, list)):
+        return [y for x in parts for y in _flat(x)]
+    if isinstance(parts, _Index):
+        return _flat(parts.index)
+    return [parts]
 
 
 def method(obj: Expr, name: str, args: tuple, kwargs: dict | None = None) -> Expr:
@@ -618,7 +674,7 @@ def render(e: Expr, flavour: str = "numpy", names: dict | None = None) -> str:
     if kind == "binary":
         op, a, b = e.parts
         if op == "**" and flavour == "python":  # plain floats: inf, not OverflowError
-            return f"power({render(a, flavour, names)}, {render(b, flavour, names)})"
+            return f"ieee_power({render(a, flavour, names)}, {render(b, flavour, names)})"
         level = BINARY[op][0]
         if level in (SUM, PRODUCT):  # a long chain a + b + c + ...: its left spine, no recursion
             tail = []

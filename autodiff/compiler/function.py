@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from autodiff.compiler.program import Program
-from autodiff.compiler.source import function_source, module_source
+from autodiff.compiler.source import function_source, laid_out, module_source
 from autodiff.compiler.trace import Argument
 from autodiff.tensor import Tensor
 from autodiff.value import Value
@@ -130,7 +130,7 @@ class _Module:
         )
         if arrays:  # the arrays first: the module must never point at a missing file
             buffer = io.BytesIO()
-            np.savez(buffer, **arrays)
+            np.savez(buffer, **{name: laid_out(a) for name, a in arrays.items()})
             write_atomic(npz, buffer.getvalue())
         write_atomic(path, text.encode("utf-8"))
         return path
@@ -422,7 +422,7 @@ def verify(compiled: CompiledFunction) -> None:
         got += list(g) if rec.arguments[i].kind == "list" else [g]
     pairs = [("the value", value, root.data)]
     pairs += [
-        (f"the gradient of {_element_name(rec.arguments, node)}", g, e)
+        (f"the gradient of {_element_name(rec.arguments, node)}", g, _in_dtype_of(node, e))
         for node, g, e in zip(nodes, got, expected)
     ]
     for what, actual, reference in pairs:
@@ -430,12 +430,21 @@ def verify(compiled: CompiledFunction) -> None:
             reference = np.zeros_like(np.asarray(actual))
         a, b = np.asarray(actual), np.asarray(reference)
         same = a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
-        if not same or not np.array_equal(np.signbit(a), np.signbit(b)):
+        # the same sign of zero too (a NaN's sign means nothing: nan + nan may take either's)
+        if not same or not np.array_equal(np.signbit(a) & (a == a), np.signbit(b) & (b == b)):
             raise RuntimeError(
                 f"compile: the generated code for {rec.name} computes {what} as {actual!r}, "
                 f"but backward() gives {reference!r} at the traced arguments; this is a bug "
                 "in autodiff.compile"
             )
+
+
+def _in_dtype_of(node: Any, grad: Any) -> Any:
+    """A tensor leaf's gradient in the leaf's dtype, as value_and_grad returns it (a float32
+    argument's gradient summed from float64 contributions is float32)."""
+    if grad is None or not isinstance(node, Tensor):
+        return grad
+    return np.asarray(grad).astype(node.data.dtype, copy=False)
 
 
 def _element_name(arguments: list[Argument], node: Any) -> str:

@@ -3,8 +3,8 @@
 Each is the op's forward as the engine computes it (same operations, so the same numbers):
 ``PYTHON`` for programs on plain floats (the scalar engine's conventions: inf where ``math``
 would raise OverflowError), ``NUMPY`` for programs on arrays. A generated module holds only the
-helpers it calls. The NUMPY helpers also run here, on the trace's values, so the expressions
-built from them carry the values the module will compute.
+helpers it calls (and those they call, `NEEDS`). The NUMPY helpers also run here, on the trace's
+values, so the expressions built from them carry the values the module will compute.
 
 >>> function("sigmoid")(np.array([-1000.0, 0.0, 1000.0]))
 array([0. , 0.5, 1. ])
@@ -12,6 +12,9 @@ array([0. , 0.5, 1. ])
 
 from __future__ import annotations
 
+import ast
+import inspect
+import math
 from typing import Any
 
 import numpy as np
@@ -28,17 +31,24 @@ def exp(x: float) -> float:
     except OverflowError:
         return math.inf
 ''',
-    "power": '''
-def power(x: float, y: float) -> float:
-    """x ** y; +-inf where it overflows or divides by zero; an error where it is not real."""
-    if x < 0 and not float(y).is_integer():
-        raise ValueError(f"power: {x!r} ** {y!r} is not a real number")
+    "ieee_power": '''
+def ieee_power(x: float, y: float) -> float:
+    """x ** y, and +-inf where Python raises (overflow, 0 to a negative power), as IEEE says."""
     try:
         return x**y
-    except OverflowError:
-        return -math.inf if x < 0 and y % 2 == 1 else math.inf
-    except ZeroDivisionError:
-        return math.inf
+    except (OverflowError, ZeroDivisionError):
+        odd = float(y).is_integer() and y % 2 == 1
+        return -math.inf if odd and math.copysign(1.0, x) < 0 else math.inf
+''',
+    "power": '''
+def power(x: float, y: float) -> float:
+    """x ** y as autodiff's Value computes it: an error where it divides by zero or is not
+    real, +-inf where it overflows."""
+    if x == 0 and y < 0:
+        raise ZeroDivisionError(f"**: {x!r} ** {y!r} divides by zero")
+    if x < 0 and not float(y).is_integer():
+        raise ValueError(f"**: {x!r} ** {y!r} is not a real number")
+    return ieee_power(x, y)
 ''',
     "sigmoid": '''
 def sigmoid(x: float) -> float:
@@ -57,30 +67,91 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 ''',
-    "mse_loss": '''
-def mse_loss(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The mean of (pred - target) ** 2, as autodiff's mse_loss computes it."""
-    diff = pred - target
-    flat = diff.reshape(-1)
-    return np.asarray((flat @ flat) / flat.size, dtype=diff.dtype)
+    "reduce_loss": '''
+def reduce_loss(losses: np.ndarray, reduction: str, divisor: float) -> np.ndarray:
+    """Per-element losses kept ("none"), summed ("sum") or summed and divided by `divisor`
+    ("mean"; nan when it is 0), as a 0-d array of their dtype."""
+    if reduction == "none":
+        return losses
+    total = np.add.reduce(losses, axis=None)
+    if reduction == "sum":
+        return np.asarray(total, losses.dtype)
+    if divisor == 0:
+        return np.asarray(np.nan, losses.dtype)
+    return np.asarray(total / divisor, losses.dtype)
 ''',
-    "cross_entropy": '''
-def cross_entropy(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The mean over rows of -sum(target * log_softmax(logits)), target rows of probabilities."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return np.asarray(-(target * log_softmax).sum() / logits.shape[0], dtype=logits.dtype)
+    "mse_loss": '''
+def mse_loss(pred: np.ndarray, target: np.ndarray, reduction: str) -> np.ndarray:
+    """(pred - target) ** 2, reduced as autodiff's mse_loss does (a dot product for "mean")."""
+    diff = pred - target
+    if reduction == "mean" and diff.size:
+        flat = diff.reshape(-1)
+        return np.asarray((flat @ flat) / flat.size, dtype=diff.dtype)
+    return reduce_loss(diff * diff, reduction, diff.size)
+''',
+    "l1_loss": '''
+def l1_loss(pred: np.ndarray, target: np.ndarray, reduction: str) -> np.ndarray:
+    """|pred - target|, reduced."""
+    losses = np.abs(pred - target)
+    return reduce_loss(losses, reduction, losses.size)
+''',
+    "bce_with_logits": '''
+def bce_with_logits(z: np.ndarray, t: np.ndarray, weight: object, pos_weight: object,
+                    reduction: str) -> np.ndarray:
+    """Binary cross-entropy of logits z and targets t, never taking log(0):
+    (1 - t) z + (1 + (p - 1) t) softplus(-z), times the weight, reduced."""
+    if pos_weight is None:
+        losses = (1 - t) * z + np.logaddexp(0, -z)
+    else:
+        losses = (1 - t) * z + (1 + (pos_weight - 1) * t) * np.logaddexp(0, -z)
+    if weight is not None:
+        losses = losses * weight
+    return reduce_loss(losses, reduction, losses.size)
+''',
+    "bce": '''
+def bce(p: np.ndarray, t: np.ndarray, weight: object, reduction: str) -> np.ndarray:
+    """Binary cross-entropy of probabilities p in [0, 1], each log clamped at -100."""
+    outside = (p < 0) | (p > 1)
+    if outside.any():
+        raise ValueError(
+            f"binary_cross_entropy: input must be probabilities in [0, 1], got "
+            f"{p[outside].flat[0]!r}"
+        )
+    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped to -100
+        log_p = np.maximum(np.log(p), -100)
+        log_q = np.maximum(np.log1p(-p), -100)
+    losses = (t - 1) * log_q - t * log_p
+    if weight is not None:
+        losses = losses * weight
+    return reduce_loss(losses, reduction, losses.size)
 ''',
     "logsumexp": '''
 def logsumexp(x: np.ndarray, axis: tuple | None, keepdims: bool) -> np.ndarray:
     """log(sum(exp(x))) over axis, the max taken out first so large |x| stays finite."""
-    top = x.max(axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0)
-    total = np.log(np.exp(x - top).sum(axis=axis, keepdims=True)) + top
+    top = np.maximum.reduce(x, axis=axis, keepdims=True, initial=-np.inf)
+    top = np.where(np.isfinite(top), top, 0).astype(x.dtype, copy=False)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a row of -inf: log(0)
+        total = np.log(np.add.reduce(np.exp(x - top), axis=axis, keepdims=True)) + top
     if keepdims:
         return total
     kept = range(x.ndim) if axis is None else axis
     return total.reshape(tuple(n for i, n in enumerate(x.shape) if i not in kept))
+''',
+    "softmax": '''
+def softmax(x: np.ndarray, axis: int | None) -> np.ndarray:
+    """exp(x - max) / sum(exp(x - max)) along axis: rows summing to 1, exact for any logits."""
+    top = np.maximum.reduce(x, axis=axis, keepdims=True, initial=-np.inf)
+    with np.errstate(invalid="ignore"):  # a row of -inf: nan, as PyTorch
+        e = np.exp(x - top)
+        return e / np.add.reduce(e, axis=axis, keepdims=True)
+''',
+    "log_softmax": '''
+def log_softmax(x: np.ndarray, axis: int | None) -> np.ndarray:
+    """(x - max) - log(sum(exp(x - max))) along axis: exact for logits of any size."""
+    top = np.maximum.reduce(x, axis=axis, keepdims=True, initial=-np.inf)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a row of -inf: nan, as PyTorch
+        shifted = x - top
+        return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 ''',
     "scatter": '''
 def scatter(g: np.ndarray, shape: tuple, index: object) -> np.ndarray:
@@ -89,15 +160,116 @@ def scatter(g: np.ndarray, shape: tuple, index: object) -> np.ndarray:
     full[index] = g
     return full
 ''',
-    "scatter_add": '''
-def scatter_add(g: np.ndarray, shape: tuple, index: object) -> np.ndarray:
+    "add_at": '''
+def add_at(g: np.ndarray, shape: tuple, index: object) -> np.ndarray:
     """Zeros of `shape` with `g` added at [index], repeated indices adding up: the gradient
     of x[index] for an index that picks an element more than once."""
     full = np.zeros(shape, dtype=g.dtype)
     np.add.at(full, index, g)
     return full
 ''',
+    "setitem": '''
+def setitem(x: np.ndarray, index: object, value: object) -> np.ndarray:
+    """A copy of x with `value` written at [index]."""
+    out = x.copy()
+    out[index] = value
+    return out
+''',
+    "write_at": '''
+def write_at(x: np.ndarray, positions: tuple, src: np.ndarray) -> np.ndarray:
+    """A copy of x with src written at positions (torch's scatter)."""
+    out = x.copy()
+    out[positions] = src
+    return out
+''',
+    "add_into": '''
+def add_into(x: np.ndarray, positions: tuple, src: np.ndarray) -> np.ndarray:
+    """A copy of x with src added at positions, repeats adding up (torch's scatter_add)."""
+    out = x.copy()
+    np.add.at(out, positions, src)
+    return out
+''',
+    "argsort": '''
+def argsort(x: np.ndarray, dim: int, descending: bool) -> np.ndarray:
+    """The positions that sort x along dim, stably; descending keeps ties in their order and
+    puts NaN first (as autodiff's sort, topk and argsort)."""
+    if not descending:
+        return np.argsort(x, axis=dim, kind="stable")
+    rev = (slice(None),) * dim + (slice(None, None, -1),)
+    return (x.shape[dim] - 1) - np.argsort(x[rev], axis=dim, kind="stable")[rev]
+''',
+    "running_arg_extreme": '''
+def running_arg_extreme(x: np.ndarray, dim: int, largest: bool) -> np.ndarray:
+    """Where the running max (or min) along dim was found: the latest of equal ones, and
+    every NaN from where it appears (as autodiff's cummax and cummin)."""
+    running = (np.maximum if largest else np.minimum).accumulate(x, axis=dim)
+    hit = (x == running) | np.isnan(x)
+    n = x.shape[dim]
+    position = np.arange(n).reshape([n if axis == dim else 1 for axis in range(x.ndim)])
+    return np.maximum.accumulate(np.where(hit, position, 0), axis=dim)
+''',
 }
+
+NEEDS = {
+    "power": ["ieee_power"],
+    "mse_loss": ["reduce_loss"],
+    "l1_loss": ["reduce_loss"],
+    "bce_with_logits": ["reduce_loss"],
+    "bce": ["reduce_loss"],
+    "erf": ["_erf_kernels"],
+    "erfc": ["_erf_kernels"],
+}
+"""Helpers that call others: a module defining one defines those too (before it)."""
+
+
+# erf and erfc: the engine's own code (numpy has no erf), its type hints dropped so that it
+# runs in a module of its own. Small arrays go through math.erf element by element, large
+# ones through W. J. Cody's rational approximations, exactly as autodiff.tensor_ops.maths.
+_ERF_CONSTANTS = ("_ERF_NUM", "_ERF_DEN", "_MID_NUM", "_MID_DEN", "_FAR_NUM", "_FAR_DEN",
+                  "_INV_SQRT_PI", "_SMALL", "_UNDERFLOW", "_BY_ELEMENT")  # fmt: skip
+_ERF_FUNCTIONS = ("_ratio", "_exp_minus_square", "_erfc_of_large", "_erf_kernel", "_special")
+
+
+def _without_hints(function: Any) -> str:
+    tree = ast.parse(inspect.getsource(function))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            node.returns = None
+            for argument in node.args.args:
+                argument.annotation = None
+    return ast.unparse(tree)
+
+
+def _constant_source(name: str, value: Any) -> str:
+    if isinstance(value, tuple):
+        return f"{name} = (\n" + "".join(f"    {v!r},\n" for v in value) + ")"
+    return f"{name} = {value!r}"
+
+
+def _erf_kernels() -> str:
+    from autodiff.tensor_ops import maths  # (here: the ops import the compiler's package)
+
+    return (
+        "\n".join(_constant_source(name, getattr(maths, name)) for name in _ERF_CONSTANTS)
+        + "\n\n\n"
+        + "\n\n\n".join(_without_hints(getattr(maths, name)) for name in _ERF_FUNCTIONS)
+    )
+
+
+NUMPY["_erf_kernels"] = ""  # written on first use (see `_text`)
+NUMPY["erf"] = '''
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function elementwise (float64 precision; float32 stays float32)."""
+    return _special(x, complement=False)
+'''
+NUMPY["erfc"] = '''
+def erfc(x: np.ndarray) -> np.ndarray:
+    """1 - erf(x) elementwise, without the cancellation for large x."""
+    return _special(x, complement=True)
+'''
+
+# Names the helpers define at module level besides themselves: generated variables avoid them.
+INTERNAL_NAMES = frozenset(_ERF_CONSTANTS + _ERF_FUNCTIONS)
 
 _compiled: dict[str, Any] = {}
 
@@ -105,8 +277,9 @@ _compiled: dict[str, Any] = {}
 def function(name: str) -> Any:
     """The NUMPY helper `name` as a function (defined from its source, once)."""
     if name not in _compiled:
-        namespace: dict[str, Any] = {"np": np}
-        exec(NUMPY[name], namespace)  # noqa: S102 - our own source text
+        namespace: dict[str, Any] = {"np": np, "math": math}
+        for needed in [*NEEDS.get(name, []), name]:
+            exec(_text(needed, "numpy"), namespace)  # noqa: S102 - our own source text
         _compiled[name] = namespace[name]
     return _compiled[name]
 
@@ -116,6 +289,25 @@ def call(name: str, *args: Any, **kwargs: Any) -> Expr:
     return _call(name, args, kwargs, function(name))
 
 
+def with_needs(names: list[str], flavour: str) -> list[str]:
+    """`names` and the helpers they need, each once, every helper after those it calls."""
+    table = PYTHON if flavour == "python" else NUMPY
+    ordered: list[str] = []
+    for name in names:
+        for needed in [*NEEDS.get(name, []), name]:
+            if needed in table and needed not in ordered:
+                ordered.append(needed)
+    return ordered
+
+
+def _text(name: str, flavour: str) -> str:
+    if flavour == "python":
+        return PYTHON[name]
+    if not NUMPY[name]:
+        NUMPY[name] = _erf_kernels()
+    return NUMPY[name]
+
+
 def source(name: str, flavour: str) -> str:
     """The helper's definition for a module of the given flavour."""
-    return (PYTHON if flavour == "python" else NUMPY)[name].strip() + "\n"
+    return _text(name, flavour).strip() + "\n"

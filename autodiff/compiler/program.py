@@ -22,8 +22,9 @@ a node in the order the driver sums them, so the program computes the same numbe
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -32,6 +33,8 @@ from autodiff.compiler.expr import (
     ConstantArrays,
     Expr,
     SymbolicBranchError,
+    _Index,
+    _lift_index,
     binary,
     call,
     collecting,
@@ -42,12 +45,16 @@ from autodiff.compiler.trace import Argument, Recording
 from autodiff.graph import topological_order
 from autodiff.naming import identifier
 from autodiff.tensor import VJP_RULES, _ones_vector
+from autodiff.tensor_ops import activations
+from autodiff.tensor_ops import einsum as einsum_ops
+from autodiff.tensor_ops import losses as losses_ops
+from autodiff.tensor_ops import shape as shape_ops
 from autodiff.value import PARTIAL_RULES
 
 # Names generated code uses for its own purposes; no variable may take them.
 RESERVED = frozenset(
-    ["np", "math", "os", "n", "exp", "power", "sigmoid", "mse_loss", "cross_entropy",
-     "logsumexp", "scatter", "scatter_add", "float", "len", "range", "_arrays"]
+    ["np", "math", "os", "n", "float", "len", "range", "_arrays", "complement"]
+    + list(helpers.PYTHON) + list(helpers.NUMPY) + list(helpers.INTERNAL_NAMES)
 )  # fmt: skip
 
 
@@ -138,7 +145,7 @@ FORWARD_SCALAR = {
     "*": lambda ins, ctx: ins[0] * ins[1],
     "/": lambda ins, ctx: ins[0] / ins[1],
     "neg": lambda ins, ctx: -ins[0],
-    "**": lambda ins, ctx: Expr("binary", ("**", ins[0], Expr.const(ctx)), None),
+    "**": lambda ins, ctx: call("power", (ins[0], Expr.const(ctx)), {}),  # refuses as Value
     "pow": lambda ins, ctx: Expr("binary", ("**", ins[0], ins[1]), None),
     "exp": lambda ins, ctx: call("exp", (ins[0],), {}),
     "log": lambda ins, ctx: call("log", (ins[0],), {}),
@@ -177,7 +184,8 @@ def _var(node: Any, x: Expr, ctx: tuple) -> Expr:
 
 
 def _linear(ins: list) -> Expr:
-    product = binary("@", ins[0], ins[1])
+    # np.dot with the transposed weight, as the op computes it (BLAS reads the view)
+    product = _np("dot", ins[0], ins[1].T)
     return product if len(ins) == 2 else binary("+", product, ins[2])
 
 
@@ -185,7 +193,104 @@ def _np(name: str, *args: Any, **kwargs: Any) -> Expr:
     return call(f"np.{name}", args, kwargs, getattr(np, name))
 
 
+class _Saving(threading.local):
+    """The node whose forward is being written, where its intermediate values go (`save`)."""
+
+    builder: Any = None
+
+
+_saving = _Saving()
+
+
+def save(suffix: str, expr: Expr, array: Any = None) -> Expr:
+    """A value an op's forward computes on the way and its rule reads again (softmax's
+    exponentials, gelu's Phi(x)): a statement of its own, ``v3_exp = ...``, named after the
+    node. `array` is that value as the op saved it in its ctx: the rule's use of it then reads
+    the variable, not a constant frozen at the traced values."""
+    return _saving.builder.save(suffix, expr, array)
+
+
+def _softplus(x: Expr, ctx: tuple) -> Expr:
+    beta, threshold = ctx
+    scaled = x * beta if beta != 1 else x
+    soft = _np("logaddexp", 0, scaled)
+    if beta != 1:
+        soft = soft / beta
+    return _np("where", scaled > threshold, x, soft)
+
+
+def _gelu(x: Expr, ctx: tuple) -> Expr:
+    approximate, cdf = ctx
+    if approximate == "tanh":
+        inner = _np("tanh", (x + x * x * x * activations._TANH_CUBE) * activations._TANH_SCALE)
+        return x * (1 + inner) * 0.5
+    phi = save("cdf", helpers.call("erfc", x * -activations._SQRT_HALF) * 0.5, cdf)
+    return x * phi
+
+
+def _elu(x: Expr, ctx: tuple) -> Expr:
+    alpha, scale, input_scale = ctx
+    negative = _np("expm1", _np("minimum", x, 0) * input_scale) * (alpha * scale)
+    positive = x * scale if scale != 1 else x
+    return _np("where", x > 0, positive, negative)
+
+
+def _lerp(ins: list) -> Expr:
+    start, end, weight = ins
+    step = end - start
+    return _np("where", _np("abs", weight) < 0.5, start + weight * step, end - step * (1 - weight))
+
+
+def _einsum(ins: list, ctx: tuple) -> Expr:
+    labels, output = ctx
+    big = sum(x.size for x in ins) > einsum_ops._OPTIMIZE_FROM
+    optimize = len(ins) > 2 or big  # as the op's _contract chooses
+    return _np("einsum", ",".join(labels) + "->" + output, *ins, optimize=optimize)
+
+
+def _scatter(node: Any, ins: list, helper: str) -> Expr:
+    positions, used, _ = node._ctx
+    src = ins[1] if used is None else ins[1][used]
+    return helpers.call(helper, ins[0], _Index(_lift_index(positions)), src)
+
+
+def _class_losses(node: Any, ins: list) -> Expr:
+    """cross_entropy written out: the shifted logits, their exponentials and row sums (which
+    the rule reads again), then each row's loss, reduced."""
+    ctx = node._ctx
+    z = ins[0]
+    shifted = save("shifted", z - z.max(axis=1, keepdims=True))
+    e = save("exp", _np("exp", shifted), ctx.exp)
+    total = save("total", np.add.reduce(e, axis=1, keepdims=True), ctx.total)
+    lse = _np("log", total)
+    if ctx.labels is not None and ctx.q is None:  # class indices, the plain case
+        rows = lift(np.arange(node._prev[0].data.shape[0]))
+        losses = lse[:, 0] - shifted[rows, lift(ctx.labels)]
+    elif ctx.labels is not None:
+        losses = losses_ops._dot_rows(ctx.q, lse - shifted)
+    else:  # probabilities, the second input
+        target = ins[1].astype(z.dtype, copy=False)
+        q = losses_ops._smoothed(target, ctx.weight, ctx.smoothing, z.shape[1])
+        losses = losses_ops._dot_rows(q, save("neg_logp", lse - shifted, ctx.neg_logp))
+    return helpers.call("reduce_loss", losses, ctx.reduction, ctx.divisor)
+
+
+def _nll_loss(node: Any, ins: list) -> Expr:
+    ctx = node._ctx
+    losses = losses_ops._dot_rows(ctx.q, -ins[0])
+    return helpers.call("reduce_loss", losses, ctx.reduction, ctx.divisor)
+
+
+def _add_at(node: Any, ins: list) -> Expr:
+    return ins[0].scatter_add(node.data.shape, node._ctx, shape_ops._may_repeat(node._ctx))
+
+
+def _ufunc(name: str) -> Callable:
+    return lambda n, ins, ctx: _np(name, *ins)
+
+
 FORWARD_TENSOR = {
+    # arithmetic
     "+": lambda n, ins, ctx: binary("+", ins[0], ins[1]),
     "-": lambda n, ins, ctx: binary("-", ins[0], ins[1]),
     "*": lambda n, ins, ctx: binary("*", ins[0], ins[1]),
@@ -193,39 +298,113 @@ FORWARD_TENSOR = {
     "neg": lambda n, ins, ctx: -ins[0],
     "**": lambda n, ins, ctx: binary("**", ins[0], ctx),
     "pow": lambda n, ins, ctx: binary("**", ins[0], ins[1]),
-    "exp": lambda n, ins, ctx: _np("exp", ins[0]),
-    "log": lambda n, ins, ctx: _np("log", ins[0]),
-    "sqrt": lambda n, ins, ctx: _np("sqrt", ins[0]),
-    "abs": lambda n, ins, ctx: _np("abs", ins[0]),
-    "tanh": lambda n, ins, ctx: _np("tanh", ins[0]),
+    "%": _ufunc("remainder"),
+    "fmod": _ufunc("fmod"),
+    "//": _ufunc("floor_divide"),
+    # functions of one tensor
+    "exp": _ufunc("exp"),
+    "log": _ufunc("log"),
+    "sqrt": _ufunc("sqrt"),
+    "abs": _ufunc("abs"),
+    "tanh": _ufunc("tanh"),
+    "sin": _ufunc("sin"),
+    "cos": _ufunc("cos"),
+    "tan": _ufunc("tan"),
+    "asin": _ufunc("arcsin"),
+    "acos": _ufunc("arccos"),
+    "atan": _ufunc("arctan"),
+    "sinh": _ufunc("sinh"),
+    "cosh": _ufunc("cosh"),
+    "log2": _ufunc("log2"),
+    "log10": _ufunc("log10"),
+    "log1p": _ufunc("log1p"),
+    "exp2": _ufunc("exp2"),
+    "expm1": _ufunc("expm1"),
+    "rsqrt": lambda n, ins, ctx: binary("/", 1, _np("sqrt", ins[0])),
+    "erf": lambda n, ins, ctx: helpers.call("erf", ins[0]),
+    "erfc": lambda n, ins, ctx: helpers.call("erfc", ins[0]),
+    "sign": _ufunc("sign"),
+    "floor": _ufunc("floor"),
+    "ceil": _ufunc("ceil"),
+    "trunc": _ufunc("trunc"),
+    "round": lambda n, ins, ctx: _np("round", ins[0], ctx),
+    # activations
     "sigmoid": lambda n, ins, ctx: helpers.call("sigmoid", ins[0]),
     "relu": lambda n, ins, ctx: _np("maximum", ins[0], 0),
     "leaky_relu": lambda n, ins, ctx: _np("where", ins[0] > 0, ins[0], ins[0] * ctx),
-    "softplus": lambda n, ins, ctx: _np("logaddexp", 0, ins[0]),
+    "softplus": lambda n, ins, ctx: _softplus(ins[0], ctx),
+    "gelu": lambda n, ins, ctx: _gelu(ins[0], ctx),
+    "silu": lambda n, ins, ctx: ins[0] * helpers.call("sigmoid", ins[0]),
+    "mish": lambda n, ins, ctx: ins[0] * _np("tanh", _np("logaddexp", 0, ins[0])),
+    "elu": lambda n, ins, ctx: _elu(ins[0], ctx),
+    "selu": lambda n, ins, ctx: _elu(ins[0], ctx),
+    "celu": lambda n, ins, ctx: _elu(ins[0], ctx),
+    "softsign": lambda n, ins, ctx: ins[0] / (1 + _np("abs", ins[0])),
+    "logsigmoid": lambda n, ins, ctx: (
+        _np("minimum", ins[0], 0) - _np("log1p", _np("exp", -_np("abs", ins[0])))
+    ),
+    "hardtanh": lambda n, ins, ctx: _np("clip", ins[0], ctx[0], ctx[1]),
+    "relu6": lambda n, ins, ctx: _np("clip", ins[0], ctx[0], ctx[1]),
+    "hardsigmoid": lambda n, ins, ctx: _np("clip", ins[0] + 3, 0, 6) / 6,
+    "hardswish": lambda n, ins, ctx: ins[0] * _np("clip", ins[0] + 3, 0, 6) / 6,
     "clip": lambda n, ins, ctx: _np("clip", ins[0], ctx[0], ctx[1]),
-    "maximum": lambda n, ins, ctx: _np("maximum", ins[0], ins[1]),
-    "minimum": lambda n, ins, ctx: _np("minimum", ins[0], ins[1]),
+    # functions of two or three tensors
+    "maximum": _ufunc("maximum"),
+    "minimum": _ufunc("minimum"),
+    "logaddexp": _ufunc("logaddexp"),
+    "atan2": _ufunc("arctan2"),
+    "lerp": lambda n, ins, ctx: _lerp(ins),
     "where": lambda n, ins, ctx: _np("where", lift(ctx), ins[0], ins[1]),
+    # products
     "matmul": lambda n, ins, ctx: binary("@", ins[0], ins[1]),
     "linear": lambda n, ins, ctx: _linear(ins),
-    "mse_loss": lambda n, ins, ctx: helpers.call("mse_loss", ins[0], ins[1]),
-    "cross_entropy": lambda n, ins, ctx: helpers.call("cross_entropy", ins[0], lift(ctx)),
+    "einsum": lambda n, ins, ctx: _einsum(ins, ctx),
+    # losses
+    "mse_loss": lambda n, ins, ctx: helpers.call("mse_loss", ins[0], ins[1], ctx),
+    "l1_loss": lambda n, ins, ctx: helpers.call("l1_loss", ins[0], ins[1], ctx),
+    "binary_cross_entropy_with_logits": lambda n, ins, ctx: helpers.call(
+        "bce_with_logits", ins[0], ins[1], ctx[1], ctx[2], ctx[0]
+    ),
+    "binary_cross_entropy": lambda n, ins, ctx: helpers.call("bce", ins[0], ins[1], ctx[1], ctx[0]),
+    "cross_entropy": lambda n, ins, ctx: _class_losses(n, ins),
+    "nll_loss": lambda n, ins, ctx: _nll_loss(n, ins),
+    # reductions, softmax
     "sum": lambda n, ins, ctx: _reduction(n, ins[0], "sum", ctx),
     "mean": lambda n, ins, ctx: _mean(n, ins[0], ctx),
     "max": lambda n, ins, ctx: _reduction(n, ins[0], "max", ctx),
     "min": lambda n, ins, ctx: _reduction(n, ins[0], "min", ctx),
     "var": lambda n, ins, ctx: _var(n, ins[0], ctx),
+    "std": lambda n, ins, ctx: _np("std", ins[0], axis=ctx[0], ddof=ctx[1], keepdims=_keepdims(n)),
+    "prod": lambda n, ins, ctx: _np("prod", ins[0], axis=ctx[0], keepdims=ctx[1]),
     "logsumexp": lambda n, ins, ctx: helpers.call(
         "logsumexp", ins[0], axis=None if ctx is None else tuple(ctx), keepdims=_keepdims(n)
     ),
+    "softmax": lambda n, ins, ctx: helpers.call("softmax", ins[0], ctx),
+    "log_softmax": lambda n, ins, ctx: helpers.call("log_softmax", ins[0], ctx),
+    "cumsum": lambda n, ins, ctx: _np("cumsum", ins[0], axis=ctx),
+    "cumprod": lambda n, ins, ctx: _np("cumprod", ins[0], axis=ctx),
+    "logcumsumexp": lambda n, ins, ctx: np.logaddexp.accumulate(ins[0], axis=ctx),
+    # shapes and layout
     "reshape": lambda n, ins, ctx: ins[0].reshape(n.data.shape),
     "transpose": lambda n, ins, ctx: ins[0].transpose(*(() if ctx is None else (ctx,))),
     "expand": lambda n, ins, ctx: _np("broadcast_to", ins[0], n.data.shape),
     "getitem": lambda n, ins, ctx: ins[0][ctx],
+    "add_at": lambda n, ins, ctx: _add_at(n, ins),
+    "scatter": lambda n, ins, ctx: _scatter(n, ins, "write_at"),
+    "scatter_add": lambda n, ins, ctx: _scatter(n, ins, "add_into"),
     "concatenate": lambda n, ins, ctx: _np("concatenate", list(ins), axis=ctx[0]),
     "stack": lambda n, ins, ctx: _np("stack", list(ins), axis=ctx),
+    "tile": lambda n, ins, ctx: _np("tile", ins[0], ctx),
+    "roll": lambda n, ins, ctx: (
+        _np("roll", ins[0], ctx[0]) if ctx[1] is None else _np("roll", ins[0], ctx[0], axis=ctx[1])
+    ),
+    "tril": lambda n, ins, ctx: _np("where", lift(ctx), ins[0], 0),
+    "triu": lambda n, ins, ctx: _np("where", lift(ctx), ins[0], 0),
 }
 """Tensor op -> its result as an expression (node, inputs, ctx), as the op computes it."""
+
+
+_DERIVED = ("argsort", "cummax", "cummin")  # recorded index computations (see `_derive`)
 
 
 def _factor(partial: Expr) -> Expr:
@@ -292,11 +471,18 @@ class _Builder:
         self.arrays = ConstantArrays(lambda: self.namer.take("c"))
         self.arrays.resolve = self._resolve
         self.by_data: dict[int, Expr] = {}  # id(ndarray) -> the expression that computes it
-        self.comparisons = {id(mask): (mask, op, a, b) for mask, op, a, b in recording.comparisons}
+        self.comparisons = {id(entry[0]): entry for entry in recording.comparisons
+                            if entry[1] not in _DERIVED}  # fmt: skip
+        # orders computed from data outside the graph (sort, topk, cummax...): recomputed
+        self.derived = {id(entry[0]): entry for entry in recording.comparisons
+                        if entry[1] in _DERIVED}  # fmt: skip
+        self.forward_statements: list[Statement] = []
         self.scalar_constants: dict[str, float] = {}
         self.ones: dict[str, np.ndarray] = {}
         self.ones_names: dict[tuple, str] = {}
         self.read: set[int] = set()  # ids of arrays read through an op's constants
+        self.saving: tuple | None = None  # (node, name, statements) whose forward is written
+        self.saved: dict[int, Expr] = {}  # id(array in a ctx) -> its variable (see `save`)
 
     # --- names and expressions of nodes ------------------------------------------------
 
@@ -320,6 +506,9 @@ class _Builder:
             return Expr.const(float(data))
         if data.ndim == 0:
             return Expr.const(data[()])
+        entry = self.arrays.named.get(id(data))
+        if entry is not None:  # the same array behind another constant node: one name
+            return Expr.name(entry[0], data)
         name = self.name_of(node, index)
         self.arrays.named[id(data)] = (name, data)
         return Expr.name(name, data)
@@ -328,9 +517,35 @@ class _Builder:
         """An array met inside a rule or ctx that the program computes (a node's value, an
         argument, a recorded comparison), rather than a constant."""
         found = self.by_data.get(id(array))
+        if found is None and id(array) in self.derived:
+            found = self._derive(array)
         if found is not None:
             self.read.add(id(array))
         return found
+
+    def _derive(self, array: np.ndarray) -> Expr | None:
+        """``order = argsort(x, ...)``: an integer index an op computed from a graph value
+        outside the graph (sort, topk, argsort, cummax, cummin), computed again from that
+        value's variable; None if it came from a constant (then it is one too)."""
+        _, how, data, params = self.derived[id(array)]
+        source = self.by_data.get(id(data))
+        if source is None:
+            return None
+        if how == "argsort":
+            dim, descending, k = params
+            expr = helpers.call("argsort", source, dim, descending)
+            if k is not None:
+                expr = expr[(slice(None),) * dim + (slice(0, k),)]
+        else:  # cummax, cummin
+            expr = helpers.call("running_arg_extreme", source, params[0], how == "cummax")
+        if expr.value is None or not np.array_equal(expr.value, array):
+            return None  # (never: the same computation) a constant, as before
+        self.read.add(id(data))
+        target = self.namer.take(f"{source.parts[0]}_{'order' if how == 'argsort' else how}")
+        self.forward_statements.append(Statement(target, expr, f"the positions {how} gives"))
+        named = Expr.name(target, expr.value)
+        self.by_data[id(array)] = named
+        return named
 
     # --- the walk ------------------------------------------------------------------------
 
@@ -432,7 +647,7 @@ class _Builder:
         return any(hasattr(x, "_prev") and id(x) in depends for x in (a, b))
 
     def _forward(self, order: list, index: dict, depends: set, leaves: dict) -> list:
-        statements = []
+        statements = self.forward_statements
         for node in order:
             key = id(node)
             if key in leaves:
@@ -450,8 +665,18 @@ class _Builder:
             forward = table.get(op)
             if forward is None:
                 raise _unsupported(node, "has no source form (custom ops cannot be compiled)")
-            expr = forward(node, ins, node._ctx) if self.tensor else forward(ins, node._ctx)
             name = self.name_of(node, index[key])
+            if self.tensor:
+                self.saving = (node, name, statements)
+                _saving.builder = self
+                try:
+                    expr = forward(node, ins, node._ctx)
+                except (TypeError, ValueError, AttributeError, IndexError) as error:
+                    raise _unsupported(node, f"cannot be written out here ({error})") from None
+                finally:
+                    _saving.builder = None
+            else:
+                expr = forward(ins, node._ctx)
             statements.append(Statement(name, expr, _op_label(node), node=node))
             # the value the generated line computes (a reduction gives a numpy scalar where
             # the engine keeps a 0-d array: the same number)
@@ -461,6 +686,41 @@ class _Builder:
             if self.tensor:
                 self.by_data[id(node.data)] = named
         return statements
+
+    def save(self, suffix: str, expr: Expr, array: Any) -> Expr:
+        """See the module function `save`."""
+        node, name, statements = self.saving
+        target = self.namer.take(f"{name}_{suffix}")
+        statements.append(Statement(target, expr, f"{node._op}: {suffix}"))
+        named = Expr.name(target, expr.value)
+        if array is not None:
+            self.by_data[id(array)] = named
+            self.saved[id(array)] = named
+        return named
+
+    def symbolic_ctx(self, ctx: Any) -> Any:
+        """`ctx` with the values its op's forward saved (see `save`) as their variables, so
+        that the rule computes with them (``ctx.exp / ctx.total``) rather than with the traced
+        arrays; the rest of it (shapes, indices, constants) as it is."""
+        if not self.saved:
+            return ctx
+        if isinstance(ctx, (np.ndarray, np.generic)):  # (a 0-d result may be a scalar)
+            return self.saved.get(id(ctx), ctx)
+        if type(ctx) in (tuple, list):
+            items = [self.symbolic_ctx(x) for x in ctx]
+            changed = any(a is not b for a, b in zip(items, ctx))
+            return type(ctx)(items) if changed else ctx
+        slots = getattr(type(ctx), "__slots__", None)
+        if slots and not isinstance(ctx, (Expr, str)):  # a small record, as the losses keep
+            values = {name: getattr(ctx, name) for name in slots if hasattr(ctx, name)}
+            swapped = {name: self.symbolic_ctx(v) for name, v in values.items()}
+            if all(swapped[name] is values[name] for name in values):
+                return ctx
+            copy = object.__new__(type(ctx))
+            for name, value in swapped.items():
+                setattr(copy, name, value)
+            return copy
+        return ctx
 
     def _mask(self, node: Any, index: int) -> Statement:
         """``m = a > b``: a where's condition, recomputed from the comparison it came from."""
@@ -539,7 +799,7 @@ class _Builder:
         rules = VJP_RULES.get(node._op)
         if rules is None:
             raise _unsupported(node, "has no backward rule")
-        ctx = node._ctx
+        ctx = self.symbolic_ctx(node._ctx)
         prev = node._prev
         edges = []
         try:
@@ -561,7 +821,7 @@ class _Builder:
             raise _unsupported(
                 node, f"cannot be compiled: {error}; its rule must be branch-free"
             ) from None
-        except TypeError as error:
+        except (TypeError, AttributeError, ValueError, IndexError) as error:
             raise _unsupported(
                 node, f"has a backward rule that cannot run on symbolic operands ({error})"
             ) from None

@@ -67,12 +67,14 @@ def _chain(e: Expr, flavour: str, names: dict) -> tuple[Expr, list] | None:
     return e, rest
 
 
-def layout(prefix: str, e: Expr, suffix: str, depth: int, flavour: str, names: dict) -> list:
-    """`prefix + e + suffix` as lines at `depth` indents: one line if it fits, else the
-    expression broken inside parentheses at its outermost operators or arguments."""
+def layout(prefix: str, e: Expr, suffix: str, depth: int, flavour: str, names: dict,
+           broken: bool = False) -> list:  # fmt: skip
+    """`prefix + e + suffix` as lines at `depth` indents: one line if it fits (and not
+    `broken`), else the expression broken inside parentheses at its outermost operators or
+    arguments."""
     pad = INDENT * depth
     one = pad + prefix + render(e, flavour, names) + suffix
-    if len(one) <= WIDTH:
+    if len(one) <= WIDTH and not broken:
         return [one]
     inner = INDENT * (depth + 1)
     chain = _chain(e, flavour, names)
@@ -113,7 +115,12 @@ def _item(lead: str, e: Any, text: str, depth: int, flavour: str, names: dict,
     line = INDENT * depth + lead + text + end
     if len(line) <= WIDTH or not isinstance(e, Expr):
         return [line]
-    return layout(lead, e, end, depth, flavour, names)
+    if text == render(e, flavour, names):
+        return layout(lead, e, end, depth, flavour, names)
+    # an operand that needs its parentheses: a chain broken over lines has them already
+    if _chain(e, flavour, names) is not None:
+        return layout(lead, e, end, depth, flavour, names, broken=True)
+    return layout(lead + "(", e, ")" + end, depth, flavour, names)
 
 
 def sequence(prefix: str, items: list[str], suffix: str, depth: int, brackets: str = "()") -> list:
@@ -427,9 +434,11 @@ def module_source(program: Program, flavour: str, function_text: str, npz_name: 
                   description: str) -> tuple[str, dict]:  # fmt: skip
     """The whole module: docstring, imports, helpers, constants, the function. Returns the
     text and the arrays too large to write inline (for an .npz beside the module)."""
-    used = set(re.findall(r"\b([a-z_]+)\(", function_text))
-    helper_names = [h for h in (helpers.PYTHON if flavour == "python" else helpers.NUMPY)
-                    if h in used]  # fmt: skip
+    used = set(re.findall(r"(?<![.\w])([a-z_][a-z0-9_]*)\(", function_text))
+    helper_names = helpers.with_needs(
+        [h for h in (helpers.PYTHON if flavour == "python" else helpers.NUMPY) if h in used],
+        flavour,
+    )
     helper_text = "\n\n".join(helpers.source(h, flavour) for h in helper_names)
     inline: list[str] = []
     stored: dict[str, np.ndarray] = {}
@@ -443,7 +452,12 @@ def module_source(program: Program, flavour: str, function_text: str, npz_name: 
             args = f"{n}" if dtype == np.float64 else f"{n}, {literal(dtype)}"
             inline.append(f"{name} = np.ones({args})  # ones @ g sums g's rows")
         elif array.size <= INLINE_ARRAY_SIZE:
-            inline += _array_literal(name, array)
+            order = memory_order(array)
+            if order is None:
+                inline += _array_literal(name, array)
+            else:  # its axes in memory order, turned back (see memory_order)
+                back = f".transpose({literal(_inverse(order))})"
+                inline += _array_literal(name, laid_out(array), back)
         else:
             stored[name] = array
     body = "\n".join([helper_text, "\n".join(inline), function_text])
@@ -469,7 +483,10 @@ def module_source(program: Program, flavour: str, function_text: str, npz_name: 
         constant_lines.append(
             f'with np.load(os.path.join(os.path.dirname(__file__), "{npz_name}")) as _arrays:'
         )
-        constant_lines += [f'    {name} = _arrays["{name}"]' for name in stored]
+        for name, array in stored.items():
+            order = memory_order(array)
+            back = "" if order is None else f".transpose({literal(_inverse(order))})"
+            constant_lines.append(f'    {name} = _arrays["{name}"]{back}')
     constant_lines += inline
     if constant_lines:  # after imports one blank line, after a function two (as ruff wants)
         text += ("\n\n" if helper_text else "\n") + "\n".join(constant_lines) + "\n"
@@ -477,7 +494,33 @@ def module_source(program: Program, flavour: str, function_text: str, npz_name: 
     return text, stored
 
 
-def _array_literal(name: str, array: np.ndarray) -> list[str]:
+def memory_order(array: np.ndarray) -> tuple | None:
+    """The axes of `array` from the slowest-varying in memory to the fastest, if that is not
+    their own order (a transposed view, such as ``W.T``); else None. A constant is written in
+    that order and transposed back, so that it has the layout the traced array had: numpy
+    lays out an elementwise result like its operands, and a sum over it adds in that order."""
+    if array.ndim < 2:
+        return None
+    order = tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
+    if order == tuple(range(array.ndim)):
+        return None
+    kept = [axis for axis in order if array.shape[axis] > 1]
+    if kept == sorted(kept):  # only size-1 axes out of place: C order all the same
+        return None
+    return order
+
+
+def laid_out(array: np.ndarray) -> np.ndarray:
+    """`array`'s elements in memory order (see `memory_order`), as a C-contiguous array."""
+    order = memory_order(array)
+    return array if order is None else np.ascontiguousarray(array.transpose(order))
+
+
+def _inverse(order: tuple) -> tuple:
+    return tuple(int(i) for i in np.argsort(order))
+
+
+def _array_literal(name: str, array: np.ndarray, suffix: str = "") -> list[str]:
     """``name = np.array([[...], [...]], dtype)``: one row per line when it does not fit one."""
 
     def text(a: np.ndarray) -> str:
@@ -490,4 +533,4 @@ def _array_literal(name: str, array: np.ndarray) -> list[str]:
         items = [text(v) for v in array]
     else:
         items = [text(row) for row in array]
-    return sequence(f"{name} = np.array(", items, f", {dtype})", 0, "[]")
+    return sequence(f"{name} = np.array(", items, f", {dtype}){suffix}", 0, "[]")

@@ -331,3 +331,52 @@ RULES = {
     "hardsigmoid": (hardsigmoid_grad,),
     "hardswish": (hardswish_grad,),
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS).
+
+
+def _gelu_formula(names: dict, c: tuple) -> str:
+    """d gelu(x)/dx = Phi(x) + x phi(x); the tanh form approximates it"""
+    x = names["x"]
+    return f"Φ({x}) + {x}·φ({x})" + (" (tanh form)" if c[0] == "tanh" else "")
+
+
+def _elu_formula(names: dict, c: tuple) -> str:
+    """d elu(x)/dx = scale where x > 0, else alpha scale input_scale exp(input_scale x)"""
+    alpha, scale, input_scale = c
+    x = names["x"]
+    slope = alpha * scale * input_scale
+    inner = x if input_scale == 1 else f"{x}/{alpha:g}"
+    factor = "" if slope == 1 else f"{slope:.4g}·"
+    return f"{scale:.4g} where {x} > 0, else {factor}exp({inner})"
+
+
+def _softplus_formula(names: dict, c: tuple) -> str:
+    """d softplus(x)/dx = sigmoid(beta x), and 1 where beta x > threshold"""
+    beta, threshold = c
+    scaled = names["x"] if beta == 1 else f"{beta:g}·{names['x']}"
+    return f"sigmoid({scaled}), 1 where {scaled} > {threshold:g}"
+
+
+def _hardtanh_formula(names: dict, c: tuple) -> str:
+    """d hardtanh(x)/dx = 1 where min_val < x < max_val, else 0"""
+    low, high = c
+    return f"1 where {low:g} < {names['x']} < {high:g}"
+
+
+EDGE_FORMULAS = {
+    "gelu": {"x": _gelu_formula},
+    "silu": {"x": "s·(1 + {x}·(1 - s)), s = sigmoid({x})"},
+    "mish": {"x": "t + {x}·sigmoid({x})·(1 - t^2), t = tanh(softplus({x}))"},
+    "elu": {"x": _elu_formula},
+    "selu": {"x": _elu_formula},
+    "celu": {"x": _elu_formula},
+    "softsign": {"x": "1/(1 + |{x}|)^2"},
+    "logsigmoid": {"x": "sigmoid(-{x})"},
+    "softplus": {"x": _softplus_formula},
+    "hardtanh": {"x": _hardtanh_formula},
+    "relu6": {"x": _hardtanh_formula},
+    "hardsigmoid": {"x": "1/6 where -3 < {x} < 3"},
+    "hardswish": {"x": "{x}/3 + 1/2 where -3 < {x} < 3, 1 above"},
+}

@@ -166,3 +166,19 @@ class _OperandGrad:
 
 # one rule per operand position, so backward computes only the gradients that are needed
 RULES = {"einsum": tuple(_OperandGrad(k) for k in range(_MAX_OPERANDS))}
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS):
+# d einsum / d x_k is the other operands, contracted over the labels x_k shares with them.
+
+
+def _einsum_formula(k: int) -> Any:
+    def formula(names: dict, c: tuple) -> str:
+        """d einsum(..., x_k, ...)/dx_k: the product of the other operands"""
+        others = [names[f"x{j}"] for j in range(len(c[0])) if j != k]
+        return "·".join(others) + ", contracted" if others else "1, rearranged"
+
+    return formula
+
+
+EDGE_FORMULAS = {"einsum": {f"x{k}": _einsum_formula(k) for k in range(_MAX_OPERANDS)}}

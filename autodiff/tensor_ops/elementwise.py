@@ -39,6 +39,12 @@ def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
+def _any(mask: Any) -> bool:
+    """Whether `mask` holds anywhere; True for a symbolic mask (`autodiff.compile` writes out
+    the general form, which gives the same numbers where it holds nowhere)."""
+    return bool(mask.any()) if isinstance(mask, np.ndarray) else True
+
+
 def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
     # exp of -|x| never overflows, so neither branch does for large |x|
     e = np.exp(-np.abs(x))
@@ -169,7 +175,7 @@ def pow_grad_a(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
     # so the mixed second derivative d/db (b * a ** (b - 1)) = 1/a at b = 0 survives elsewhere.
     fixed = (_raw(b) == 0) & ((raw_a == 0) | np.isnan(raw_a))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # 0 ** -0.5 is inf
-        if not fixed.any():
+        if not _any(fixed):
             return g * (b * a ** (b - 1))
         # exponent 1 there: a ** -1 is inf at a = 0, and its masked-out gradient (0 * inf)
         # would make second derivatives nan
@@ -183,7 +189,7 @@ def pow_grad_b(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
     raw_a = _raw(a)
     limit = (raw_a == 0) & (_raw(b) >= 0)  # 0 * log(0); where b < 0, inf * log(0) = -inf
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # log(0), log(-1)
-        if not limit.any():
+        if not _any(limit):
             return g * (out * np.log(a))
         # log(1) where the limit applies: log(0)'s gradient, masked out, would be 0 * inf
         safe = np.where(limit, 1.0, a)
@@ -410,7 +416,8 @@ def where_grad_b(g: Any, inputs: tuple, out: Any, ctx: np.ndarray) -> Any:
 class _Comparisons(threading.local):
     """Comparisons made while `autodiff.compile` traces a function (``log`` is None
     otherwise): each boolean result with its operands, so that a `where` whose mask came from
-    one is recomputed from its operands in the compiled code instead of frozen."""
+    one is recomputed from its operands in the compiled code instead of frozen. Sorting and
+    the running extremes log the orders they compute from data here too."""
 
     log: list | None = None
 

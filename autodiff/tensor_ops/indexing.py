@@ -273,3 +273,10 @@ RULES = {
     "scatter": (scatter_grad_x, scatter_grad_src),
     "scatter_add": (scatter_add_grad_x, scatter_grad_src),
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS).
+EDGE_FORMULAS = {
+    "scatter": {"x": "1 where not written over", "src": "1 at the index"},
+    "scatter_add": {"x": "1", "src": "1 at the index"},
+}

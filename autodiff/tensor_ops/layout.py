@@ -387,3 +387,12 @@ RULES = {
     "tril": (triangle_grad,),
     "triu": (triangle_grad,),
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS).
+EDGE_FORMULAS = {
+    "tile": {"x": "1 per copy"},
+    "roll": {"x": "1 at the rolled position"},
+    "tril": {"x": "1 on and below the diagonal"},
+    "triu": {"x": "1 on and above the diagonal"},
+}

@@ -485,3 +485,27 @@ RULES = {
     "atan2": (atan2_grad_a, atan2_grad_b),
     "lerp": (lerp_grad_start, lerp_grad_end, lerp_grad_weight),
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS).
+EDGE_FORMULAS = {
+    "sin": {"x": "cos({x})"},
+    "cos": {"x": "-sin({x})"},
+    "tan": {"x": "1 + tan^2"},
+    "asin": {"x": "1/sqrt(1 - {x}^2)"},
+    "acos": {"x": "-1/sqrt(1 - {x}^2)"},
+    "atan": {"x": "1/(1 + {x}^2)"},
+    "sinh": {"x": "cosh({x})"},
+    "cosh": {"x": "sinh({x})"},
+    "erf": {"x": "2/sqrt(π)·exp(-{x}^2)"},
+    "erfc": {"x": "-2/sqrt(π)·exp(-{x}^2)"},
+    "log2": {"x": "1/({x}·ln 2)"},
+    "log10": {"x": "1/({x}·ln 10)"},
+    "log1p": {"x": "1/(1 + {x})"},
+    "exp2": {"x": "2^{x}·ln 2"},
+    "expm1": {"x": "exp({x})"},
+    "rsqrt": {"x": "-rsqrt({x})^3/2"},
+    "logaddexp": {"a": "sigmoid({a} - {b})", "b": "sigmoid({b} - {a})"},
+    "atan2": {"a": "{b}/({a}^2 + {b}^2)", "b": "-{a}/({a}^2 + {b}^2)"},
+    "lerp": {"start": "1 - {weight}", "end": "{weight}", "weight": "{end} - {start}"},
+}

@@ -223,3 +223,19 @@ RULES = {
     "prod": (prod_grad,),
     "std": (std_grad,),
 }
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS);
+# {n} is the number of input elements behind each output element.
+
+
+def _std_formula(names: dict, c: tuple) -> str:
+    """d std(x)/dx_i = (x_i - mean(x)) / ((n - correction) std(x))"""
+    _, correction = c
+    return f"({names['x']} - mean)/({int(names['n']) - correction:g}·std)"
+
+
+EDGE_FORMULAS = {
+    "prod": {"x": "the product of the others"},
+    "std": {"x": _std_formula},
+}

@@ -61,7 +61,7 @@ def round_(x: Tensor, decimals: int = 0) -> Tensor:
     (Tensor([0., 2., 2., 1.]), Tensor([   0., 1200.]))
     """
     decimals = integer(decimals, "decimals", "round")
-    return _make(np.round(x.data, decimals), (x,), "round")
+    return _make(np.round(x.data, decimals), (x,), "round", decimals)
 
 
 def zero_grad(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
@@ -178,4 +178,17 @@ RULES = {
     "%": (remainder_grad_a, remainder_grad_b),
     "fmod": (remainder_grad_a, fmod_grad_b),
     "//": (zero_grad, zero_grad),
+}
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS).
+EDGE_FORMULAS = {
+    "sign": {"x": "0"},
+    "floor": {"x": "0"},
+    "ceil": {"x": "0"},
+    "trunc": {"x": "0"},
+    "round": {"x": "0"},
+    "%": {"a": "1", "b": "-floor({a}/{b})"},
+    "fmod": {"a": "1", "b": "-trunc({a}/{b})"},
+    "//": {"a": "0", "b": "0"},
 }

@@ -20,8 +20,9 @@ import numpy as np
 
 from autodiff.tensor import Tensor, _constant, _make
 from autodiff.tensor_ops._common import along, dim_of, raw, reversed_along
+from autodiff.tensor_ops.elementwise import _any
 from autodiff.tensor_ops.shape import getitem
-from autodiff.tensor_ops.sorting import ValuesIndices
+from autodiff.tensor_ops.sorting import ValuesIndices, _recorded
 
 
 def _position(n: int, dim: int, ndim: int) -> np.ndarray:
@@ -81,7 +82,7 @@ def cumprod_grad(g: Any, inputs: tuple, out: Any, dim: int) -> Any:
     x = inputs[0]
     xr = raw(x)
     zero = xr == 0
-    if not zero.any():
+    if not _any(zero):
         return _sum_from_the_end(g * out, dim) / x
     if isinstance(x, Tensor):  # create_graph: a form whose own derivative is right too
         return _cumprod_grad_by_products(g, x, dim)
@@ -129,7 +130,7 @@ def _running_extreme(x: Tensor, dim: int, op: str, ufunc: Any) -> ValuesIndices:
     # and so does every NaN, which the running extreme keeps from then on
     hit = (data == running) | np.isnan(data)
     positions = np.where(hit, _position(data.shape[d], d, data.ndim), 0)
-    indices = np.maximum.accumulate(positions, axis=d)
+    indices = _recorded(np.maximum.accumulate(positions, axis=d), op, data, (d,))
     return ValuesIndices(getitem(x, along(indices, d)), _constant(indices))
 
 
@@ -205,4 +206,13 @@ RULES = {
     "cumsum": (cumsum_grad,),
     "cumprod": (cumprod_grad,),
     "logcumsumexp": (logcumsumexp_grad,),
+}
+
+
+# Each edge's local derivative as a short formula, for drawings (see elementwise.EDGE_FORMULAS):
+# input j reaches every output from j on.
+EDGE_FORMULAS = {
+    "cumsum": {"x": "1 to each later output"},
+    "cumprod": {"x": "out_i/{x} to each later output i"},
+    "logcumsumexp": {"x": "exp({x} - out_i) to each later output i"},
 }

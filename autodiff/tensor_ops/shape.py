@@ -317,7 +317,7 @@ EDGE_FORMULAS = {
     "transpose": {"x": "1, transposed"},
     "expand": {"x": "1 per copy"},
     "getitem": {"x": "1 at the index"},
-    "scatter_add": {"y": "1 at the index"},
+    "add_at": {"y": "1 at the index"},
     "concatenate": {"*": "1 on its slice"},
     "stack": {"*": "1 on its slice"},
 }

@@ -22,6 +22,7 @@ import numpy as np
 
 from autodiff.tensor import Tensor, _constant
 from autodiff.tensor_ops._common import along, dim_of, integer, reversed_along
+from autodiff.tensor_ops.elementwise import COMPARISONS
 from autodiff.tensor_ops.shape import getitem
 
 
@@ -43,9 +44,20 @@ def argsort_array(data: np.ndarray, dim: int, descending: bool) -> np.ndarray:
     """Stable argsort along `dim`; descending keeps ties in their original order and puts NaN
     first (a stable ascending sort of the reversed array, read backwards)."""
     if not descending:
-        return np.argsort(data, axis=dim, kind="stable")
-    rev = reversed_along(dim)
-    return (data.shape[dim] - 1) - np.argsort(data[rev], axis=dim, kind="stable")[rev]
+        order = np.argsort(data, axis=dim, kind="stable")
+    else:
+        rev = reversed_along(dim)
+        order = (data.shape[dim] - 1) - np.argsort(data[rev], axis=dim, kind="stable")[rev]
+    return _recorded(order, "argsort", data, (dim, descending, None))
+
+
+def _recorded(order: np.ndarray, how: str, data: np.ndarray, params: tuple) -> np.ndarray:
+    # while autodiff.compile traces, an order computed from data is logged with its source,
+    # so that the compiled code computes it again rather than freezing the traced one
+    log = COMPARISONS.log
+    if log is not None:
+        log.append((order, how, data, params))
+    return order
 
 
 def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
@@ -101,7 +113,12 @@ def topk(
     if x.data.ndim == 0:  # the element itself, as PyTorch
         return ValuesIndices(getitem(x, ...), _constant(np.zeros((), np.int64)))
     indices = argsort_array(x.data, d, largest)[(slice(None),) * d + (slice(0, k),)]
+    _recorded(indices, "argsort", x.data, (d, largest, k))
     return ValuesIndices(getitem(x, along(indices, d)), _constant(indices))
 
 
 RULES: dict = {}  # sort and topk are indexing nodes: indexing's rule is theirs
+
+# No formulas of their own either: a sorted or top-k tensor is drawn as the indexing node it
+# is, "1 at the index" (each value's gradient goes to the position it was sorted from).
+EDGE_FORMULAS: dict = {}
