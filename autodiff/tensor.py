@@ -566,7 +566,11 @@ class Tensor:
 # Ops whose rule applied to ones gives the local derivative elementwise (for drawing).
 ELEMENTWISE_OPS = frozenset(
     ["+", "-", "*", "/", "neg", "pow", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu",
-     "leaky_relu", "softplus", "clip", "maximum", "minimum", "where", "clone"]
+     "leaky_relu", "softplus", "clip", "maximum", "minimum", "where", "clone",
+     "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "erf", "erfc", "log2",
+     "log10", "log1p", "exp2", "expm1", "rsqrt", "gelu", "silu", "mish", "elu", "selu", "celu",
+     "softsign", "logsigmoid", "hardtanh", "relu6", "hardsigmoid", "hardswish", "sign", "floor",
+     "ceil", "trunc", "round", "%", "fmod", "//", "logaddexp", "atan2", "lerp"]
 )  # fmt: skip
 
 
