@@ -193,7 +193,25 @@ def clean(nb: Any) -> Any:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("collapsed", None)
         cell.metadata.pop("scrolled", None)
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
     return nb
+
+
+def _coalesce_streams(outputs: list) -> list:
+    """Consecutive prints to one stream as one output, as Jupyter shows them."""
+    merged: list = []
+    for output in outputs:
+        if (
+            output.output_type == "stream"
+            and merged
+            and merged[-1].output_type == "stream"
+            and merged[-1].name == output.name
+        ):
+            merged[-1].text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def write(nb: Any, path: Path) -> None:
