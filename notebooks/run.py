@@ -21,6 +21,7 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +49,17 @@ LANGUAGE_INFO = {
 }
 
 # Run first in the kernel (and dropped afterwards): the notebook must test this checkout's code
-# on this interpreter, not a copy installed elsewhere.
+# on this interpreter, not a copy installed elsewhere. Inside a function, so that it leaves no
+# names behind: a notebook that forgets to import something must fail here as for its readers.
 PROBE = """\
-import sys, pathlib, autodiff, nn
-_root = pathlib.Path({root!r})
-for _package in (autodiff, nn):
-    _where = pathlib.Path(_package.__file__).resolve()
-    assert _root in _where.parents, f"{{_package.__name__}} imported from {{_where}}, not {{_root}}"
-assert pathlib.Path(sys.executable).resolve() == pathlib.Path({python!r}).resolve(), sys.executable
+def _probe(root, python):
+    import pathlib, sys, autodiff, nn
+    for package in (autodiff, nn):
+        where = pathlib.Path(package.__file__).resolve()
+        assert root in where.parents, f"{{package.__name__}} imported from {{where}}, not {{root}}"
+    assert pathlib.Path(sys.executable).resolve() == python.resolve(), sys.executable
+_probe(__import__("pathlib").Path({root!r}), __import__("pathlib").Path({python!r}))
+del _probe
 """
 
 
@@ -124,8 +128,12 @@ def execute(path: Path, timeout: int = CELL_TIMEOUT) -> Any:
         record_timing=False,
         shutdown_kernel="immediate",  # the run is over: no need to wait for a graceful exit
     )
+    env = kernel_env()
     try:
-        client.execute(env=kernel_env())
+        # hypothesis caches what it learns about the code under test: not in notebooks/
+        with tempfile.TemporaryDirectory(prefix="notebook-hypothesis-") as storage:
+            env.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", storage)
+            client.execute(env=env)
     except (CellExecutionError, CellTimeoutError) as error:
         raise NotebookError(_where_it_failed(path, nb, error)) from None
     del nb.cells[0]

@@ -98,6 +98,15 @@ def test_notebook_is_committed_with_outputs(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_notebook_is_valid(path: Path) -> None:
+    """A notebook Jupyter and GitHub can open: nbformat 4's schema, with cell ids."""
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.nbformat == 4 and nb.nbformat_minor >= 5, (nb.nbformat, nb.nbformat_minor)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_shows_a_picture_early(path: Path) -> None:
     """A picture within the first third of the notebook's cells (the reader sees one early)."""
     cells = _load(path)["cells"]
@@ -136,3 +145,90 @@ def test_notebook_shows_nothing_of_this_machine(path: Path) -> None:
     assert "version" not in nb["metadata"].get("language_info", {}), path.name
     for cell in nb["cells"]:
         assert "execution" not in cell["metadata"], f"{path.name}: timings were committed"
+
+
+# --------------------------------------------------------------------------------------------
+# The runner itself: it must fail loudly, and only pass notebooks that ran on this checkout
+# --------------------------------------------------------------------------------------------
+
+
+def _notebook(tmp_path: Path, *sources: str) -> Path:
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# A test\n\nYou will learn nothing.")]
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    path = tmp_path / "01_test.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_runner_names_the_notebook_and_cell_that_failed(tmp_path: Path) -> None:
+    run = _runner()
+    path = _notebook(tmp_path, "x = 1", "print('fine')\ny = 1 / 0", "z = 2")
+    before = path.read_bytes()
+    with pytest.raises(run.NotebookError) as caught:
+        run.run(path)
+    message = str(caught.value)
+    assert "01_test.ipynb, cell 3 (\"print('fine')\") failed" in message, message
+    assert "ZeroDivisionError" in message and "\x1b[" not in message, message
+    assert path.read_bytes() == before  # nothing written
+
+
+def test_runner_refuses_a_kernel_that_imports_another_autodiff(tmp_path: Path, monkeypatch) -> None:
+    """The first, unsaved cell checks where autodiff comes from: pretend the checkout is
+    elsewhere and the notebook must fail, naming the reason."""
+    run = _runner()
+    path = _notebook(tmp_path, "x = 1")
+    monkeypatch.setattr(run, "ROOT", tmp_path)
+    with pytest.raises(run.NotebookError, match="does not run this checkout's autodiff"):
+        run.run(path, check=True)
+
+
+def test_runner_writes_outputs_and_renumbers_cells(tmp_path: Path) -> None:
+    run = _runner()
+    path = _notebook(tmp_path, "import autodiff", "print('a')\nprint('b')\n6 * 7")
+    run.run(path)
+    nb = _load(path)
+    cells = _code_cells(nb)
+    assert [c["execution_count"] for c in cells] == [1, 2]  # the probe cell is not counted
+    outputs = cells[1]["outputs"]
+    assert outputs[0]["output_type"] == "stream" and "".join(outputs[0]["text"]) == "a\nb\n"
+    assert "".join(outputs[1]["data"]["text/plain"]) == "42" and outputs[1]["execution_count"] == 2
+    assert nb["metadata"] == {"kernelspec": run.KERNELSPEC, "language_info": run.LANGUAGE_INFO}
+    assert len(nb["cells"]) == 3  # the probe is gone
+
+
+def test_runner_reports_what_readers_must_not_see() -> None:
+    run = _runner()
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("...")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: careful\n"),
+        nbformat.v4.new_output("stream", name="stdout", text=f"saved {run.ROOT}/x.svg\n"),
+        nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[]),
+    ]
+    nb.cells = [cell]
+    found = run.problems(nb)
+    assert any("stderr" in p and "careful" in p for p in found), found
+    assert any("path of this machine" in p for p in found), found
+    assert any("ValueError" in p for p in found), found
+
+
+def test_runner_finds_notebooks_by_number_or_name() -> None:
+    run = _runner()
+    assert [p.name for p in run.find(["00"])] == ["00_tour.ipynb"]
+    assert run.find() == PATHS
+    with pytest.raises(run.NotebookError, match="no notebook"):
+        run.find(["99_missing"])
+
+
+def test_runner_leaves_no_names_in_the_kernel(tmp_path: Path) -> None:
+    """The checking cell imports autodiff and nn; a notebook that forgets to must still fail."""
+    run = _runner()
+    path = _notebook(tmp_path, "autodiff", "nn")
+    with pytest.raises(
+        run.NotebookError, match="(?s)cell 2 .*NameError: name 'autodiff' is not defined"
+    ):
+        run.run(path, check=True)
