@@ -28,6 +28,7 @@ from autodiff.tensor_ops.losses import (
     mse_loss,
     nll_loss,
 )
+from autodiff.value import Value
 
 __all__ = [
     "binary_accuracy",
@@ -120,7 +121,10 @@ def squared_error(outputs: Any, targets: Any, reduction: str = "sum") -> Any:
         return mse_loss(outputs, targets, reduction=reduction) * 0.5
     _check_lengths("squared_error", outputs, targets)
     if reduction == "sum":  # the article's sum, in micrograd's order
-        return 0.5 * sum((r - y) ** 2 for y, r in zip(outputs, targets))
+        terms = [(r - y) ** 2 for y, r in zip(outputs, targets)]
+        if all(type(t) is Value for t in terms):  # one node, the same numbers as sum()'s 0 + ...
+            return 0.5 * Value.sum(terms)
+        return 0.5 * sum(terms)
     return _reduce_list([0.5 * (r - y) ** 2 for y, r in zip(outputs, targets)], reduction)
 
 
