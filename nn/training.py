@@ -36,7 +36,9 @@ parameters (`evaluate`: the model's):
   +1 of {-1, +1}): the output is read as a score or a logit, as `hinge_loss` and
   `binary_cross_entropy_with_logits` read it (0.5 for `binary_cross_entropy`'s probabilities);
 - regression has none: not with a loss that measures a distance (`mse_loss`, `l1_loss`,
-  `squared_error`), nor, with another loss function, when the targets are not whole numbers.
+  `squared_error`). Another loss function (your own, say) is taken for a classification when
+  the targets are integers, or floats that are all -1, 0 or 1 (micrograd's labels), judged on
+  the first batch.
   ``accuracy=None`` turns it off; a function ``accuracy(outputs, targets)`` of numpy arrays
   returning the fraction right in a batch replaces it.
 
@@ -405,11 +407,11 @@ class _Accuracy:
             self.kind = "classes"
 
     def _decide(self, out: np.ndarray, y: np.ndarray) -> None:
-        if self.kind is None:  # an unknown loss: whole-number targets are labels
-            whole = y.dtype.kind in "iub" or (
-                y.dtype.kind == "f" and bool(np.all(np.isfinite(y) & (y == np.round(y))))
+        if self.kind is None:  # an unknown loss: integers, or -1, 0, 1 as floats, are labels
+            labels = y.dtype.kind in "iub" or (
+                y.dtype.kind == "f" and bool(np.isin(y, (-1.0, 0.0, 1.0)).all())
             )
-            self.kind = "classes" if whole else "none"
+            self.kind = "classes" if labels else "none"
         self.enabled = self.kind != "none"
         if self.enabled:
             several = out.ndim >= 2 and out.shape[-1] > 1
