@@ -4,6 +4,7 @@ the pictures in the output folder, and a clean finish without the optional extra
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,14 +23,23 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def test_demo_prints_the_articles_partials_trains_and_writes_its_pictures(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
-    # from another folder, the checkout on the path: the output goes to ./demo-output there
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # the two packages alone, as an install has them (no tests, benchmarks or README), run
+    # from another folder: the output goes to ./demo-output there
+    site = tmp_path / "site"
+    for package in ("autodiff", "nn"):
+        shutil.copytree(ROOT / package, site / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(site)}
     result = subprocess.run(
         [sys.executable, "-m", "nn.demo", "--epochs", "2"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    assert f"from {site}" in subprocess.run(
+        [sys.executable, "-c", "import nn.demo; print('from', nn.demo.__file__)"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
     assert "dy/dx1  = 20" in out and "dy/dx2  = 8" in out and "dy/dx3  = 35" in out
     assert "dy/dx = 30" in out and "d2y/dx2 = 10 " in out
     assert "accuracy 100%" in out
