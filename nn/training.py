@@ -372,8 +372,10 @@ def _loss_name(loss_fn: Any) -> str:
 def _hits_argmax(out: np.ndarray, y: np.ndarray) -> int:
     """How many rows have their largest output at the label (a row with a NaN never counts)."""
     hits = out.argmax(axis=-1) == y
-    if out.dtype.kind == "f":
-        hits &= ~np.isnan(out).any(axis=-1)
+    if out.dtype.kind == "f" and out.size:
+        top = out.max()  # one reduction: NaN if and only if some output is NaN
+        if top != top:
+            hits &= ~np.isnan(out).any(axis=-1)
     return int(np.count_nonzero(hits))
 
 

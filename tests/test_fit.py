@@ -188,6 +188,8 @@ def test_accuracy_argmax_for_several_outputs_and_a_nan_row_never_counts():
     # one-hot (or soft) targets: the largest target is the class
     onehot = np.eye(3)[labels]
     assert evaluate(Logits(), (logits, onehot), cross_entropy).accuracy == 0.5
+    infinite = np.array([[np.inf, -np.inf, 0.0], [0.0, 1.0, 2.0]])  # infinities are no NaN
+    assert evaluate(Logits(), (infinite, np.array([0, 2]))).accuracy == 1.0
 
 
 @pytest.mark.parametrize("negative", [0, -1])
