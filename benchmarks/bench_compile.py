@@ -40,8 +40,8 @@ from bench_tensor import Problem, numpy_step  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from autodiff import Value, compile, linear, mse_loss  # noqa: E402
-from demo import moons_data, moons_step  # noqa: E402
 from nn import MLP  # noqa: E402
+from nn.demo import moons_data, moons_step  # noqa: E402
 
 try:
     import micrograd.engine as micrograd_engine

@@ -17,7 +17,9 @@ A step of ``nn`` is written as a PyTorch user writes one, through the public API
     loss.backward()                                  # loss_fn from nn.losses
     optimizer.step()                                 # nn.optim.SGD
 
-(the conversion of the batch to Tensors included). ``numpy`` is bench_tensor's hand-written
+(the conversion of the batch to Tensors included). ``engine`` is bench_tensor's step written
+with the engine's ops directly (no modules, no optimizer, data converted once): the difference
+is what the public API costs. ``numpy`` is bench_tensor's hand-written
 step (forward and backward derived by hand, the floor for a numpy engine); ``torch-nn`` is the
 idiomatic PyTorch step (nn.Sequential, a loss module, optim.SGD with zero_grad/step). Before
 timing, each engine runs one step from the same parameters and the losses and updated
@@ -55,7 +57,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_tensor import Problem, numpy_step, torch_nn_model, torch_nn_step  # noqa: E402
+from bench_tensor import (  # noqa: E402
+    Problem,
+    engine_data,
+    engine_params,
+    engine_step,
+    engine_views,
+    numpy_step,
+    torch_nn_model,
+    torch_nn_step,
+)
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import nn  # noqa: E402
@@ -116,6 +127,8 @@ def engines_for(problem: Problem) -> dict[str, tuple[Callable[[], float], list]]
     np_params = problem.copy_params()
     engines["numpy"] = (lambda: numpy_step(problem, np_params), np_params)
     engines["nn"] = nn_step_for(problem)
+    e_params, e_data = engine_params(problem), engine_data(problem)
+    engines["engine"] = (lambda: engine_step(problem, e_params, e_data), engine_views(e_params))
     if torch is not None:
         model, loss_fn, optimizer, views = torch_nn_model(problem)
         data = {"x": torch.from_numpy(problem.x), "y": torch.from_numpy(problem.y)}
@@ -320,17 +333,22 @@ def main() -> None:
         if "small" in parts:
             print(f"{small.name}: first-step losses agree ({check_agreement(small)})")
             fns = {name: step for name, (step, _) in engines_for(small).items()}
-            times = time_rotating(fns, repeats, inner=50)
+            # short timed blocks (about 1 ms), many of them: on a shared machine most blocks
+            # then run uninterrupted, and the median of the paired ratios ignores the others
+            times = time_rotating(fns, 8 * repeats, inner=8)
             lines += times_lines(small.name, times)
             lines.append(ratio_line(times, "nn", "numpy", 1.30))
             lines.append(ratio_line(times, "nn", "torch-nn", 0.30))
+            lines.append(ratio_line(times, "nn", "engine", None))
+            lines.append(ratio_line(times, "engine", "numpy", None))
         if "big" in parts:
             print(f"{big.name}: first-step losses agree ({check_agreement(big)})")
             fns = {name: step for name, (step, _) in engines_for(big).items()}
-            times = time_rotating(fns, repeats, inner=3)
+            times = time_rotating(fns, 2 * repeats, inner=1)
             lines += times_lines(big.name, times)
             lines.append(ratio_line(times, "nn", "numpy", 1.05))
             lines.append(ratio_line(times, "nn", "torch-nn", None))
+            lines.append(ratio_line(times, "nn", "engine", None))
             ours = peak_memory(nn_step_for(big)[0])
             start = big.copy_params()
             theirs = peak_memory(lambda: numpy_step(big, start))

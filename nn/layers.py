@@ -161,10 +161,14 @@ class Sequential(Module):
         except AttributeError:  # a subclass that did not call Sequential.__init__
             chain = None
         if chain is None:
-            chain = tuple(module for _, module in self._items())
+            # calling forward directly skips Module.__call__'s frame, unless a module's class
+            # has its own __call__
+            chain = tuple(
+                (module, type(module).__call__ is Module.__call__) for _, module in self._items()
+            )
             object.__setattr__(self, "_chain", chain)
-        for module in chain:
-            x = module(x)
+        for module, plain in chain:
+            x = module.forward(x) if plain else module(x)
         return x
 
     def __len__(self) -> int:

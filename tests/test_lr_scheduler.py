@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autodiff import Value
-from demo import moons_data, moons_step
 from nn import MLP
+from nn.demo import moons_data, moons_step
 from nn.losses import hinge_loss, l2_penalty
 from nn.optim import SGD, Adam
 from nn.optim.lr_scheduler import (
