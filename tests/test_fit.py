@@ -519,6 +519,36 @@ def test_resumed_training_equals_uninterrupted_training_to_the_bit(tmp_path, kin
     assert len(set(resumed.lr)) > 1  # the schedule changed the rate along the way
 
 
+def test_a_hand_written_loop_resumes_to_the_bit_with_save_checkpoint(tmp_path):
+    """Without fit: the checkpoint holds model, optimizer, schedule and the loader's epoch."""
+
+    def train(model, optimizer, schedule, loader, epochs):
+        for _ in range(epochs):
+            for xb, yb in loader:
+                optimizer.zero_grad()
+                cross_entropy(model(Tensor(xb.astype(np.float32))), yb).backward()
+                optimizer.step()
+            schedule.step()
+
+    model, optimizer, _, loader, _ = resumable_setup("sgd")
+    schedule = StepLR(optimizer, step_size=1, gamma=0.7)
+    train(model, optimizer, schedule, loader, 4)
+    expected = params_of(model)
+
+    model, optimizer, _, loader, _ = resumable_setup("sgd")
+    schedule = StepLR(optimizer, step_size=1, gamma=0.7)
+    train(model, optimizer, schedule, loader, 2)
+    path = tmp_path / "hand.npz"
+    nn.save_checkpoint(path, model=model, optimizer=optimizer, scheduler=schedule, epoch=2,
+                       loader_epoch=loader.sampler.epoch)  # fmt: skip
+    model, optimizer, _, loader, _ = resumable_setup("sgd")
+    schedule = StepLR(optimizer, step_size=1, gamma=0.7)
+    saved = nn.load_checkpoint(path, model=model, optimizer=optimizer, scheduler=schedule)
+    loader.sampler.epoch = saved["loader_epoch"]
+    train(model, optimizer, schedule, loader, 4 - saved["epoch"])
+    assert_bitwise_equal(params_of(model), expected)
+
+
 def test_the_checkpoint_holds_the_whole_training_state(tmp_path):
     model, optimizer, schedule, loader, val = resumable_setup("adam")
     path = tmp_path / "run.npz"
