@@ -20,7 +20,9 @@ Needs ``pip install micrograd==0.1.0``.
 from __future__ import annotations
 
 import argparse
+import datetime
 import gc
+import os
 import random
 import statistics
 import sys
@@ -78,7 +80,8 @@ def paired(ours, theirs, repeats: int) -> tuple[float, float, float, str]:
         ours_t.append(t_ours)
         theirs_t.append(t_theirs)
     ratios.sort()
-    spread = f"middle half {ratios[len(ratios) // 4]:.1f}-{ratios[(3 * len(ratios)) // 4]:.1f}x"
+    n = len(ratios)
+    spread = f"middle half {ratios[n // 4]:.2f}-{ratios[(3 * n) // 4]:.2f}x"
     return statistics.median(ratios), statistics.median(ours_t), statistics.median(theirs_t), spread
 
 
@@ -121,13 +124,19 @@ def main() -> None:
     demo_step = DemoStep(MLP(2, [16, 16, 1]))
     random.seed(1337)
     their_model = micrograd_nn.MLP(2, [16, 16, 1])
+    random.seed(1337)
+    by_hand_model = MLP(2, [16, 16, 1])  # our engine, micrograd's update loop
 
     # Long-lived objects (interpreter, numpy, both models) go to the permanent generation, so a
     # collection walks only what the timed run allocated: each engine pays for its own garbage,
     # not a fixed few milliseconds for the rest of the heap.
     gc.collect()
     gc.freeze()
-    print(f"python {sys.version.split()[0]}; {nodes} nodes per graph; medians of paired ratios")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"{datetime.datetime.now().isoformat(timespec='seconds')}  load average {load:.2f}; "
+        f"python {sys.version.split()[0]}; {nodes} nodes per graph; medians of paired ratios"
+    )
     for gc_on in (True, False):
         gc.enable() if gc_on else gc.disable()
         node_ratio, ours_node, their_node, node_spread = paired(
@@ -138,6 +147,11 @@ def main() -> None:
         step_ratio, ours_step, their_step, step_spread = paired(
             lambda: timed(demo_step, X, y),
             lambda: timed(moons_step, their_model, X, y, 0, micrograd_engine.Value),
+            step_repeats,
+        )
+        hand_ratio, _, _, hand_spread = paired(
+            lambda: timed(moons_step, by_hand_model, X, y, 0, Value),
+            lambda: timed(demo_step, X, y),
             step_repeats,
         )
         label = "gc on " if gc_on else "gc off"
@@ -152,6 +166,10 @@ def main() -> None:
             f"[{label}] training step: ours {ours_step * 1e3:.1f} ms, micrograd "
             f"{their_step * 1e3:.1f} ms -> {step_ratio:.1f}x faster, {step_spread} "
             f"({step_goal})"
+        )
+        print(
+            f"[{label}] the demo's step (SGD + LambdaLR) takes {hand_ratio:.2f}x the time of "
+            f"micrograd's update loop on our engine, {hand_spread} (reference)"
         )
     gc.enable()
 
