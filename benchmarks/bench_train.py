@@ -301,8 +301,9 @@ def machine() -> str:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
-    return f"{cpu}, {os.cpu_count()} cores, load average {load[0]:.2f}"
+    load = f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "?"
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    return f"{now}  {cpu}, {os.cpu_count()} cores, load average {load}"
 
 
 def main() -> None:
@@ -317,7 +318,7 @@ def main() -> None:
     epochs = args.epochs or (10 if args.quick else 30)
     parts = [args.only] if args.only else ["small", "big", "digits"]
 
-    print(f"{datetime.datetime.now().isoformat(timespec='seconds')}  {machine()}")
+    print(machine())
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, torch "
@@ -369,7 +370,7 @@ def main() -> None:
             lines.append(ratio_line(times, "nn", "torch", 0.35))
             lines.append(ratio_line(times, "nn", "torch-lean", None))
     print("\n".join(lines))
-    print(f"\nfinished {datetime.datetime.now().isoformat(timespec='seconds')}  {machine()}")
+    print(f"\nfinished {machine()}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_tensor import Problem, numpy_step  # noqa: E402
-from bench_train import nn_model  # noqa: E402
+from bench_train import machine, nn_model  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import nn  # noqa: E402
@@ -141,7 +141,7 @@ def check(problem: Problem) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=41)
+    parser.add_argument("--repeats", type=int, default=401)
     args = parser.parse_args()
     problem = Problem("2-16-16-1 MLP, batch 100, MSE", [2, 16, 16, 1], 100, "mse")
     with threadpool_limits(1):
@@ -152,9 +152,10 @@ def main() -> None:
         for r in range(args.repeats):
             for name in names[r % 3 :] + names[: r % 3]:
                 start = time.perf_counter()
-                for _ in range(50):
+                for _ in range(8):  # short blocks: most run uninterrupted on a shared machine
                     steps[name]()
-                times[name].append((time.perf_counter() - start) / 50)
+                times[name].append((time.perf_counter() - start) / 8)
+    print(f"{machine()}; {args.repeats} repeats of 8 steps, engines interleaved, 1 thread")
     print(f"{problem.name}: same parameters to the bit after 3 steps with either driver")
     for name in names:
         print(f"  {name:<8} {statistics.median(times[name]) * 1e6:8.1f} us per step")

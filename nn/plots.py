@@ -90,6 +90,10 @@ def plot_history(
     Falling validation loss with training loss: still learning. Both high and flat:
     underfitting (the model is too small, or the rate too low). Training loss falling while the
     validation loss rises: overfitting (the model learns the training samples' noise).
+
+    >>> figure = plot_history({"train_loss": [0.9, 0.5, 0.4], "val_loss": [1.0, 0.7, 0.8]})
+    >>> [line.get_label() for line in figure.axes[0].get_lines()]
+    ['training', 'validation']
     """
     lists = _lists(history)
     if not lists.get("train_loss") and not lists.get("val_loss"):
@@ -168,6 +172,12 @@ def plot_decision_boundary(
     scores and logits) is the positive class, drawn with the labels > 0 (1 of {0, 1}, +1 of
     {-1, +1}). `resolution` points per side of the grid: 200 for tensor models, 60 for scalar
     models (one call per point).
+
+    >>> import numpy as np
+    >>> from nn import Linear
+    >>> X, y = np.array([[-1.0, 0.0], [1.0, 0.0]]), np.array([0, 1])
+    >>> plot_decision_boundary(Linear(2, 1, rng=0), X, y, title="a line").axes[0].get_title()
+    'a line'
     """
     points = np.asarray(X.data if hasattr(X, "_prev") else X, dtype=np.float64)
     labels = np.asarray(y.data if hasattr(y, "_prev") else y)
