@@ -9,7 +9,9 @@
   states in ``.npz`` files, written atomically, read without pickle;
 - `losses`: the article's squared error, hinge loss, cross-entropy and friends;
 - `optim`: `SGD`, `Adam`, `AdamW` and learning-rate schedules (``nn.optim.lr_scheduler``);
-- `data`: `DataLoader`, `train_test_split`, toy data sets and the handwritten digits.
+- `data`: `DataLoader`, `train_test_split`, toy data sets and the handwritten digits;
+- `fit`, `evaluate`, `History`, `EarlyStopping`: training loops in a few lines (`training`);
+- `plot_history`, `plot_decision_boundary`: pictures of training, as PNG files (`plots`).
 
 >>> from nn import MLP
 >>> model = MLP(2, [16, 16, 1], seed=1)
@@ -31,11 +33,16 @@ from nn.activations import (
 from nn.datasets import make_moons
 from nn.layers import Dropout, Flatten, Identity, Linear, Sequential, tensor_mlp
 from nn.module import IncompatibleKeys, Module
+from nn.plots import plot_decision_boundary, plot_history
 from nn.scalar import MLP, Layer, Neuron
 from nn.serialization import load, load_checkpoint, load_state, save, save_checkpoint
+from nn.training import EarlyStopping, Evaluation, History, evaluate, fit
 
 __all__ = [
     "ACTIVATIONS",
+    "EarlyStopping",
+    "Evaluation",
+    "History",
     "MLP",
     "Dropout",
     "Flatten",
@@ -54,6 +61,8 @@ __all__ = [
     "Tanh",
     "get_activation",
     "data",
+    "evaluate",
+    "fit",
     "init",
     "losses",
     "optim",
@@ -61,6 +70,8 @@ __all__ = [
     "load_checkpoint",
     "load_state",
     "make_moons",
+    "plot_decision_boundary",
+    "plot_history",
     "save",
     "save_checkpoint",
     "tensor_mlp",

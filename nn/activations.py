@@ -50,6 +50,8 @@ class ReLU(Module):
     """max(0, x), elementwise."""
 
     def forward(self, x: Any) -> Any:
+        if type(x) is Tensor:  # the common case, without _each's checks
+            return x.relu()
         return _each(x, _relu, "ReLU")
 
 
@@ -73,6 +75,8 @@ class Sigmoid(Module):
     """1 / (1 + exp(-x)), elementwise."""
 
     def forward(self, x: Any) -> Any:
+        if type(x) is Tensor:  # the common case, without _each's checks
+            return x.sigmoid()
         return _each(x, _sigmoid, "Sigmoid")
 
 
@@ -80,6 +84,8 @@ class Tanh(Module):
     """tanh(x), elementwise."""
 
     def forward(self, x: Any) -> Any:
+        if type(x) is Tensor:  # the common case, without _each's checks
+            return x.tanh()
         return _each(x, _tanh, "Tanh")
 
 

@@ -114,7 +114,12 @@ class Sequential(Module):
     (3, ['0.weight', '0.bias'])
     """
 
+    # The modules in calling order, kept outside __dict__ (so no walk over the attributes finds
+    # it) and dropped whenever an attribute changes: forward runs every step.
+    __slots__ = ("_chain",)
+
     def __init__(self, *modules: Module | dict[str, Module]) -> None:
+        self._chain = None
         if len(modules) == 1 and isinstance(modules[0], dict):
             for name, module in modules[0].items():
                 self._add(name, module)
@@ -142,10 +147,28 @@ class Sequential(Module):
         for module in modules:
             self._add(str(len(self)), module)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "_chain", None)
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        object.__setattr__(self, "_chain", None)
+
     def forward(self, x: Any) -> Any:
-        for module in list(vars(self).values()):
-            if isinstance(module, Module):
-                x = module(x)
+        try:
+            chain = self._chain
+        except AttributeError:  # a subclass that did not call Sequential.__init__
+            chain = None
+        if chain is None:
+            # calling forward directly skips Module.__call__'s frame, unless a module's class
+            # has its own __call__
+            chain = tuple(
+                (module, type(module).__call__ is Module.__call__) for _, module in self._items()
+            )
+            object.__setattr__(self, "_chain", chain)
+        for module, plain in chain:
+            x = module.forward(x) if plain else module(x)
         return x
 
     def __len__(self) -> int:

@@ -174,7 +174,9 @@ class Optimizer:
         with ``set_to_none=False``), a Value's to 0.0 (a Value's gradient is always a number)."""
         for group in self.param_groups:
             for p in group["params"]:
-                if isinstance(p, Value):
+                if type(p) is Tensor and set_to_none:  # the common case first
+                    p.grad = None
+                elif isinstance(p, Value):
                     p.grad = 0.0
                 elif set_to_none or p.grad is None:
                     p.grad = None

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from autodiff import Value
+from autodiff import Tensor, Value
 from nn.optim.optimizer import Optimizer, as_array, check_number
 
 _ndarray = np.ndarray
@@ -91,7 +91,9 @@ class SGD(Optimizer):
                 g = p.grad
                 if g is None:
                     continue
-                if isinstance(p, Value):
+                if plain and type(p) is Tensor and type(g) is _ndarray:  # the common case
+                    p.data -= lr * g
+                elif isinstance(p, Value):
                     if type(g) is not float:  # an int, or a Value after create_graph=True
                         g = float(g)
                     if plain:
