@@ -21,6 +21,8 @@
 - `conv`: conv1d, conv2d, conv_transpose1d, conv_transpose2d;
 - `pool`: max_pool1d, max_pool2d, avg_pool1d, avg_pool2d;
 - `padding`: pad (constant, reflect, replicate, circular);
+- `normalization`: batch_norm, layer_norm;
+- `embedding`: embedding;
 - `numpy_protocol`: numpy functions on Tensors, so one rule serves ndarrays and Tensors.
 
 `install` puts every module's rules into `autodiff.tensor.VJP_RULES` and the ops on `Tensor`
@@ -37,12 +39,14 @@ from autodiff.tensor_ops import (
     conv,
     einsum,
     elementwise,
+    embedding,
     fused,
     indexing,
     layout,
     losses,
     maths,
     matmul,
+    normalization,
     padding,
     pool,
     reduce,
@@ -57,7 +61,7 @@ from autodiff.tensor_ops import numpy_protocol as _protocol
 # the ops of these modules, attached below after the original ones
 _MORE = (activations, maths, rounding, reductions, scan, sorting, indexing, layout, einsum)
 # convolution, pooling, padding, normalisation, embedding: functions only, as in PyTorch
-_LAYERS = (conv, pool, padding)
+_LAYERS = (conv, pool, padding, normalization, embedding)
 
 
 def install(cls: Any) -> None:

@@ -3,11 +3,13 @@ conv_transpose1d, conv_transpose2d, with stride, padding (numbers, "same", "vali
 dilation, groups and bias.
 
 How they run (im2col): the input's windows, read with numpy's ``sliding_window_view`` (no
-copy), are laid out once as the columns of a matrix, (channels * kernel, batch * positions); the
-convolution is then one matrix product with the weights, (out_channels, channels * kernel).
-Results are computed channel-major, (out_channels, batch, *positions), and returned as the view
-(batch, out_channels, *positions): the same values and shape as PyTorch's, and the next layer's
-windows and the backward products then read memory in order.
+copy), are laid out as the columns of a matrix, (channels * kernel, positions * batch), a block
+of output rows at a time (so the columns, kernel-size times larger than the input, stay in
+cache); each block of the convolution is then one matrix product with the weights,
+(out_channels, channels * kernel). Results are stored batch-last, (out_channels, *positions,
+batch), and returned as the view (batch, out_channels, *positions): the same values and shape
+as PyTorch's, while the next layer's windows and every backward product read memory in long
+contiguous runs.
 
 Three linear maps serve each other's backward rules, so every gradient is again a convolution
 and gradients of gradients (``create_graph=True``) need nothing more:
@@ -26,9 +28,9 @@ and gradients of gradients (``create_graph=True``) need nothing more:
 array([[[[10., 18.],
          [42., 50.]]]])
 >>> y.sum().backward()
->>> w.grad  # each weight met every block once
-array([[[[ 48.,  52.],
-         [ 64.,  68.]]]])
+>>> w.grad  # each weight's gradient: the sum of the elements it met, one per block
+array([[[[20., 24.],
+         [36., 40.]]]])
 """
 
 from __future__ import annotations
