@@ -113,6 +113,14 @@ def batch_first(a: np.ndarray) -> np.ndarray:
     return a.transpose(a.ndim - 1, *range(a.ndim - 1))
 
 
+def empty_like_layout(shape: tuple, like: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """An empty array of `shape` whose axes lie in memory in the order of `like`'s (same
+    ndim): mixing layouts would make every elementwise op that meets both crawl."""
+    order = sorted(range(like.ndim), key=lambda axis: -abs(like.strides[axis]))
+    data = np.empty([shape[axis] for axis in order], like.dtype if dtype is None else dtype)
+    return data.transpose(np.argsort(order))
+
+
 def _inner(geo: ConvGeometry) -> tuple:
     """The slices of the padded input that hold the input (spatial dims)."""
     return tuple(slice(lo, lo + n) for n, (lo, _) in zip(geo.size, geo.padding))

@@ -24,7 +24,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from autodiff.tensor import Tensor, _make
-from autodiff.tensor_ops.conv import ConvGeometry, conv_transpose_any, floating, spatial
+from autodiff.tensor_ops.conv import (
+    ConvGeometry,
+    conv_transpose_any,
+    empty_like_layout,
+    floating,
+    spatial,
+)
 from autodiff.tensor_ops.shape import add_at
 
 
@@ -92,8 +98,16 @@ def _pad(data: np.ndarray, geo: PoolGeometry, value: float) -> np.ndarray:
     if not any(lo or hi for lo, hi in geo.padding):
         return data
     dims = len(geo.kernel)
-    full = np.full(data.shape[:-dims] + geo.padded, value, data.dtype)
+    full = empty_like_layout(data.shape[:-dims] + geo.padded, data)
+    full.fill(value)
     full[_inner(geo)] = data
+    return full
+
+
+def _zeros_like_input(x: np.ndarray, geo: PoolGeometry, dtype: Any) -> np.ndarray:
+    """Zeros shaped like the padded input, in the input's memory layout."""
+    full = empty_like_layout(x.shape[: -len(geo.kernel)] + geo.padded, x, dtype)
+    full.fill(0)
     return full
 
 
@@ -113,19 +127,24 @@ def _max_pool(
     x = floating(input, op)
     geo = _geometry(op, x, dims, kernel_size, stride, padding, dilation, ceil_mode)
     padded = _pad(x.data, geo, -np.inf)
-    lead = x.data.shape[:-dims]
-    best = np.full(lead + geo.out, -np.inf, x.data.dtype)
-    which = np.full(lead + geo.out, -1, np.int32)  # the winning kernel position
-    nan = bool(np.isnan(x.data).any())
-    for k, position in enumerate(np.ndindex(*geo.kernel)):
+    positions = list(np.ndindex(*geo.kernel))
+    first = padded[_window(positions[0], geo)]
+    best = np.full_like(first, -np.inf)  # in the input's layout (full_like keeps it)
+    kind = np.int8 if len(positions) < 128 else np.int32
+    which = np.full_like(first, -1, dtype=kind)  # the winning kernel position
+    # a NaN (or inf - inf) in the sum: then look for NaNs too, as PyTorch: a NaN replaces
+    # the maximum, and a later NaN replaces it (np.maximum keeps NaN as the value)
+    nan = bool(np.isnan(x.data.sum()))
+    for k, position in enumerate(positions):
         values = padded[_window(position, geo)]
         better = values > best
-        if nan:  # as PyTorch: a NaN replaces the maximum, and a later NaN replaces it
-            better |= np.isnan(values)
-        np.copyto(best, values, where=better)
-        which[better] = k
+        if nan:
+            better |= values != values
+        np.maximum(best, values, out=best)
+        # which = k where better: arithmetic, several times faster than a masked write
+        which += better * (kind(k) - which)
     if (which < 0).any():  # windows of -inf only: PyTorch picks their first element inside
-        which = np.where(which < 0, _first_inside(geo), which)
+        which = np.where(which < 0, _first_inside(geo), which).astype(kind)
     out = _make(best, (x,), op, (geo, which))
     if not return_indices:
         return out
@@ -173,10 +192,12 @@ def max_pool_grad(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
         extra = (1,) * dims
         index = tuple(a.reshape(a.shape + extra) for a in grid) + _positions(which, geo)
         return add_at(g, lead + geo.padded, index)[_inner(geo)]
-    full = np.zeros(lead + geo.padded, g.dtype)
+    full = _zeros_like_input(inputs[0], geo, g.dtype)
+    finite = bool(np.isfinite(g.sum()))  # else inf * 0 would put NaN where g does not go
     for k, position in enumerate(np.ndindex(*geo.kernel)):
-        target = full[_window(position, geo)]
-        np.add(target, g, out=target, where=which == k)
+        # g times a mask: several times faster than np.add(..., where=mask)
+        chosen = which == k
+        full[_window(position, geo)] += g * chosen if finite else np.where(chosen, g, 0)
     return full[_inner(geo)]
 
 
@@ -253,7 +274,8 @@ def _avg_pool(
     total = None
     for position in np.ndindex(*geo.kernel):
         values = padded[_window(position, geo)]
-        total = values.copy() if total is None else np.add(total, values, out=total)
+        # copy in the input's layout (order "K"), then add in place
+        total = values.copy(order="K") if total is None else np.add(total, values, out=total)
     divisor = _divisors(geo, count_include_pad, divisor_override).astype(x.data.dtype)
     return _make(total / divisor, (x,), op, (geo, divisor))
 
@@ -269,7 +291,7 @@ def avg_pool_grad(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
         conv = ConvGeometry(geo.size, geo.kernel, geo.stride, geo.padding, (1,) * dims, 1)
         flat = share.reshape((math.prod(lead), 1) + geo.out)
         return conv_transpose_any(flat, ones, conv).reshape(lead + geo.size)
-    full = np.zeros(share.shape[: -len(geo.kernel)] + geo.padded, share.dtype)
+    full = _zeros_like_input(inputs[0], geo, share.dtype)
     for position in np.ndindex(*geo.kernel):
         full[_window(position, geo)] += share
     return full[_inner(geo)]
