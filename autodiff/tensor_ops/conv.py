@@ -95,7 +95,9 @@ class ConvGeometry(NamedTuple):
 
     @property
     def padded(self) -> tuple:
-        return tuple(n + lo + hi for n, (lo, hi) in zip(self.size, self.padding))
+        """The padded input's size (a negative `after`, from a transposed convolution's
+        output_padding, is an end that no window reaches: it is kept, not cut)."""
+        return tuple(n + lo + max(hi, 0) for n, (lo, hi) in zip(self.size, self.padding))
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,7 +130,7 @@ def _inner(geo: ConvGeometry) -> tuple:
 
 def _padded(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """x (N, C, *size) zero-padded, batch-last: (C, *padded, N)."""
-    if not any(lo or hi for lo, hi in geo.padding):
+    if not any(lo > 0 or hi > 0 for lo, hi in geo.padding):
         return batch_last(x)
     n, c = x.shape[:2]
     full = np.zeros((c,) + geo.padded + (n,), x.dtype)
@@ -142,7 +144,7 @@ def windows(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     dims = len(geo.kernel)
     spans = tuple(d * (k - 1) + 1 for k, d in zip(geo.kernel, geo.dilation))
     view = sliding_window_view(_padded(x, geo), spans, axis=tuple(range(1, 1 + dims)))
-    step = tuple(slice(None, None, s) for s in geo.stride)
+    step = tuple(slice(None, s * (m - 1) + 1, s) for s, m in zip(geo.stride, geo.out))
     spread = tuple(slice(None, None, d) for d in geo.dilation)
     view = view[(slice(None),) + step + (slice(None),) + spread]  # (C, *out, N, *kernel)
     return view.transpose(0, *range(2 + dims, 2 + 2 * dims), *range(1, 2 + dims))
@@ -499,7 +501,9 @@ def _conv_transpose(
         raise ValueError(f"{op}: the output would have size {size} for input of shape "
                          f"{g.data.shape}; lower the padding")  # fmt: skip
     _check_bias(op, b, w.data.shape[1] * groups)
-    geo = ConvGeometry(size, kernel, stride, tuple((p, p) for p in pads), dilation, groups)
+    # output_padding: rows after the last that conv would read, so less padding after
+    pads = tuple((p, p - e) for p, e in zip(pads, extra))
+    geo = ConvGeometry(size, kernel, stride, pads, dilation, groups)
     out = _transpose_node(g, w, b, geo)
     return out.reshape(out.data.shape[1:]) if unbatched else out
 

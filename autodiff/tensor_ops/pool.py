@@ -134,7 +134,8 @@ def _max_pool(
     which = np.full_like(first, -1, dtype=kind)  # the winning kernel position
     # a NaN (or inf - inf) in the sum: then look for NaNs too, as PyTorch: a NaN replaces
     # the maximum, and a later NaN replaces it (np.maximum keeps NaN as the value)
-    nan = bool(np.isnan(x.data.sum()))
+    with np.errstate(invalid="ignore", over="ignore"):
+        nan = bool(np.isnan(x.data.sum()))
     for k, position in enumerate(positions):
         values = padded[_window(position, geo)]
         better = values > best
@@ -193,7 +194,8 @@ def max_pool_grad(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
         index = tuple(a.reshape(a.shape + extra) for a in grid) + _positions(which, geo)
         return add_at(g, lead + geo.padded, index)[_inner(geo)]
     full = _zeros_like_input(inputs[0], geo, g.dtype)
-    finite = bool(np.isfinite(g.sum()))  # else inf * 0 would put NaN where g does not go
+    with np.errstate(invalid="ignore", over="ignore"):  # else inf * 0 would put NaN where g
+        finite = bool(np.isfinite(g.sum()))  # does not go
     for k, position in enumerate(np.ndindex(*geo.kernel)):
         # g times a mask: several times faster than np.add(..., where=mask)
         chosen = which == k
