@@ -69,8 +69,12 @@ def conv_cases(draw, dims: int | None = None, max_side: int = 3) -> ConvCase:
     x = draw(arrays(batch + (c_in, *size)))
     w = draw(arrays((c_out, c_in // groups) + kernel))
     b = draw(st.one_of(st.none(), arrays((c_out,))))
-    kwargs = {"stride": _as_arg(draw, stride), "padding": padding,
-              "dilation": _as_arg(draw, dilation), "groups": groups}  # fmt: skip
+    kwargs = {
+        "stride": _as_arg(draw, stride),
+        "padding": padding,
+        "dilation": _as_arg(draw, dilation),
+        "groups": groups,
+    }
     return ConvCase(dims, x, w, b, kwargs)
 
 
@@ -91,8 +95,13 @@ def conv_transpose_cases(draw, dims: int | None = None) -> ConvCase:
     x = draw(arrays(batch + (c_in, *size)))
     w = draw(arrays((c_in, c_out // groups) + kernel))
     b = draw(st.one_of(st.none(), arrays((c_out,))))
-    kwargs = {"stride": _as_arg(draw, stride), "padding": _as_arg(draw, padding),
-              "output_padding": extra, "groups": groups, "dilation": _as_arg(draw, dilation)}  # fmt: skip
+    kwargs = {
+        "stride": _as_arg(draw, stride),
+        "padding": _as_arg(draw, padding),
+        "output_padding": extra,
+        "groups": groups,
+        "dilation": _as_arg(draw, dilation),
+    }
     return ConvCase(dims, x, w, b, kwargs, transposed=True)
 
 
@@ -129,8 +138,12 @@ def pool_cases(draw, kind: str, dims: int | None = None, ties: bool = False) -> 
         x = draw(arrays(shape, -2, 2)).round()
     else:
         x = draw(arrays(shape, distinct=True, gap=1e-2))
-    kwargs = {"kernel_size": _as_arg(draw, kernel), "stride": stride,
-              "padding": _as_arg(draw, padding), "ceil_mode": ceil_mode}  # fmt: skip
+    kwargs = {
+        "kernel_size": _as_arg(draw, kernel),
+        "stride": stride,
+        "padding": _as_arg(draw, padding),
+        "ceil_mode": ceil_mode,
+    }
     if kind == "max":
         kwargs["dilation"] = _as_arg(draw, dilation)
     else:

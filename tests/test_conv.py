@@ -20,10 +20,15 @@ from autodiff.testing import arrays, assert_gradients_match, assert_second_deriv
 
 FEW = settings(max_examples=max(5, settings().max_examples // 4))
 FUNCTIONS = {
-    "conv1d": ad.conv1d, "conv2d": ad.conv2d, "conv_transpose1d": ad.conv_transpose1d,
-    "conv_transpose2d": ad.conv_transpose2d, "max_pool1d": ad.max_pool1d,
-    "max_pool2d": ad.max_pool2d, "avg_pool1d": ad.avg_pool1d, "avg_pool2d": ad.avg_pool2d,
-}  # fmt: skip
+    "conv1d": ad.conv1d,
+    "conv2d": ad.conv2d,
+    "conv_transpose1d": ad.conv_transpose1d,
+    "conv_transpose2d": ad.conv_transpose2d,
+    "max_pool1d": ad.max_pool1d,
+    "max_pool2d": ad.max_pool2d,
+    "avg_pool1d": ad.avg_pool1d,
+    "avg_pool2d": ad.avg_pool2d,
+}
 
 
 def _leaves(case) -> list:
@@ -90,8 +95,9 @@ def test_an_input_used_twice_gets_both_gradients() -> None:
     rng = np.random.default_rng(2)
     x = Tensor(rng.standard_normal((1, 2, 5, 5)), requires_grad=True)
     w = Tensor(rng.standard_normal((2, 2, 3, 3)), requires_grad=True)
-    assert_gradients_match(lambda a, b: (ad.conv2d(a, b, padding=1) * ad.conv2d(a, b)[..., :1, :1]
-                                         ).sum(), x, w)  # fmt: skip
+    assert_gradients_match(
+        lambda a, b: (ad.conv2d(a, b, padding=1) * ad.conv2d(a, b)[..., :1, :1]).sum(), x, w
+    )
     y = ad.conv2d(x, w)
     (y + y).sum().backward()
     once = x.grad.copy()
@@ -142,8 +148,7 @@ def test_conv_transpose_is_the_adjoint_of_conv(case, seed) -> None:
     g = np.random.default_rng(seed).standard_normal(out.shape)
     x = Tensor(case.x, requires_grad=True)
     conv(x, Tensor(case.w), **kwargs).backward(g)
-    assert math.isclose((out.data * g).sum(), (case.x * x.grad).sum(), rel_tol=1e-9,
-                        abs_tol=1e-9)  # fmt: skip
+    assert math.isclose((out.data * g).sum(), (case.x * x.grad).sum(), rel_tol=1e-9, abs_tol=1e-9)
 
 
 def _pair(value, dims: int) -> tuple:
@@ -237,8 +242,9 @@ def test_pool_second_derivatives_match_finite_differences(case) -> None:
 
 
 def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order() -> None:
-    x = Tensor(np.array([[[[1.0, 3.0, 3.0], [3.0, 3.0, 0.0], [1.0, 1.0, 1.0]]]]),
-               requires_grad=True)  # fmt: skip
+    x = Tensor(
+        np.array([[[[1.0, 3.0, 3.0], [3.0, 3.0, 0.0], [1.0, 1.0, 1.0]]]]), requires_grad=True
+    )
     out, indices = ad.max_pool2d(x, 2, stride=1, return_indices=True)
     np.testing.assert_array_equal(indices.data[0, 0], [[1, 1], [3, 4]])
     out.sum().backward()
@@ -266,8 +272,9 @@ def test_avg_pool_divisors_by_hand() -> None:
     x = Tensor(np.arange(1.0, 6.0).reshape(1, 1, 5), requires_grad=True)
     # windows [pad, 1, 2], [2, 3, 4], [4, 5, pad] with padding counted (3) or not (2)
     np.testing.assert_allclose(ad.avg_pool1d(x, 3, 2, padding=1).data, [[[1.0, 3.0, 3.0]]])
-    np.testing.assert_allclose(ad.avg_pool1d(x, 3, 2, 1, count_include_pad=False).data,
-                               [[[1.5, 3.0, 4.5]]])  # fmt: skip
+    np.testing.assert_allclose(
+        ad.avg_pool1d(x, 3, 2, 1, count_include_pad=False).data, [[[1.5, 3.0, 4.5]]]
+    )
     y = ad.avg_pool2d(Tensor(np.ones((1, 1, 2, 2))), 2, divisor_override=3)
     np.testing.assert_allclose(y.data, [[[[4 / 3]]]])
     ad.avg_pool1d(x, 3, 2, 1, count_include_pad=False).sum().backward()
@@ -336,8 +343,11 @@ W4 = Tensor(np.zeros((4, 3, 3, 3)))
 
 ERRORS = [
     (lambda: ad.conv2d(X4, Tensor(np.zeros((4, 2, 3, 3)))), ValueError, "3 channels"),
-    (lambda: ad.conv2d(Tensor(np.zeros((1, 6, 5, 5))), Tensor(np.zeros((3, 3, 3, 3))), groups=2),
-     ValueError, "divisible"),
+    (
+        lambda: ad.conv2d(Tensor(np.zeros((1, 6, 5, 5))), Tensor(np.zeros((3, 3, 3, 3))), groups=2),
+        ValueError,
+        "divisible",
+    ),
     (lambda: ad.conv2d(X4, W4, stride=0), ValueError, "stride must be at least 1"),
     (lambda: ad.conv2d(X4, W4, stride=(1, 1, 1)), TypeError, "tuple of 2 ints"),
     (lambda: ad.conv2d(X4, W4, padding="same", stride=2), ValueError, "strided"),
@@ -347,13 +357,22 @@ ERRORS = [
     (lambda: ad.conv2d(X4, Tensor(np.zeros((4, 3, 3)))), ValueError, "weight must have 4 dims"),
     (lambda: ad.conv2d(X4, Tensor(np.zeros((4, 3, 6, 6)))), ValueError, "larger than"),
     (lambda: ad.conv2d(Tensor(np.zeros((1, 3, 5, 5), int)), W4), TypeError, "floating"),
-    (lambda: ad.conv1d(Tensor(np.zeros((1, 1, 4))), Tensor(np.zeros((1, 1, 2))), dilation=0),
-     ValueError, "dilation"),
+    (
+        lambda: ad.conv1d(Tensor(np.zeros((1, 1, 4))), Tensor(np.zeros((1, 1, 2))), dilation=0),
+        ValueError,
+        "dilation",
+    ),
     (lambda: ad.conv_transpose2d(X4, W4), ValueError, "expects 4"),
-    (lambda: ad.conv_transpose2d(Tensor(np.zeros((1, 4, 3, 3))), W4, output_padding=1),
-     ValueError, "output_padding"),
-    (lambda: ad.conv_transpose2d(Tensor(np.zeros((1, 4, 1, 1))), W4, padding=2), ValueError,
-     "lower the padding"),
+    (
+        lambda: ad.conv_transpose2d(Tensor(np.zeros((1, 4, 3, 3))), W4, output_padding=1),
+        ValueError,
+        "output_padding",
+    ),
+    (
+        lambda: ad.conv_transpose2d(Tensor(np.zeros((1, 4, 1, 1))), W4, padding=2),
+        ValueError,
+        "lower the padding",
+    ),
     (lambda: ad.max_pool2d(X4, 2, padding=2), ValueError, "at most half"),
     (lambda: ad.max_pool2d(X4, 7), ValueError, "empty"),
     (lambda: ad.max_pool2d(Tensor(np.zeros(5)), 2), ValueError, "(N, C, H, W)"),
@@ -366,7 +385,7 @@ ERRORS = [
     (lambda: ad.pad(X4, (1, 1), mode="reflect", value=1.0), ValueError, "takes no value"),
     (lambda: ad.pad(Tensor(np.zeros(3)), (1, 1, 1, 1)), ValueError, "only 1"),
     (lambda: ad.pad(Tensor(np.zeros(3)), (1, 1), mode="replicate"), ValueError, "last 1, 2 or 3"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("call, kind, message", ERRORS)

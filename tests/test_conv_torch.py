@@ -43,8 +43,9 @@ def compare(ours_fn, theirs_fn, operands: list, dtype, seed: int = 0, exact: boo
         want = b.grad.numpy()
         scale = max(1.0, float(np.abs(want).max(initial=0)))
         assert a.grad.dtype == dtype, f"operand {i}"
-        np.testing.assert_allclose(a.grad, want, rtol=rtol, atol=atol * scale,
-                                   err_msg=f"operand {i}")  # fmt: skip
+        np.testing.assert_allclose(
+            a.grad, want, rtol=rtol, atol=atol * scale, err_msg=f"operand {i}"
+        )
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")  # PyTorch's note on its own copy
@@ -52,8 +53,12 @@ def compare(ours_fn, theirs_fn, operands: list, dtype, seed: int = 0, exact: boo
 def test_convolutions_match_torch(case, dtype) -> None:
     ours = getattr(ad, case.name)
     theirs = getattr(F, case.name)
-    compare(lambda x, w, b: ours(x, w, b, **case.kwargs),
-            lambda x, w, b: theirs(x, w, b, **case.kwargs), [case.x, case.w, case.b], dtype)  # fmt: skip
+    compare(
+        lambda x, w, b: ours(x, w, b, **case.kwargs),
+        lambda x, w, b: theirs(x, w, b, **case.kwargs),
+        [case.x, case.w, case.b],
+        dtype,
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -61,15 +66,23 @@ def test_convolutions_match_torch(case, dtype) -> None:
 def test_padding_same_with_even_spans_matches_torch(kernel, dilation) -> None:
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, kernel, kernel - 1 or 1))
-    compare(lambda a, b: ad.conv2d(a, b, padding="same", dilation=dilation),
-            lambda a, b: F.conv2d(a, b, padding="same", dilation=dilation), [x, w], np.float64)  # fmt: skip
+    compare(
+        lambda a, b: ad.conv2d(a, b, padding="same", dilation=dilation),
+        lambda a, b: F.conv2d(a, b, padding="same", dilation=dilation),
+        [x, w],
+        np.float64,
+    )
 
 
 def test_depthwise_and_large_problems_match_torch() -> None:
     rng = np.random.default_rng(1)
     x, w, b = rng.standard_normal((4, 8, 17, 13)), rng.standard_normal((16, 1, 3, 3)), None
-    compare(lambda *a: ad.conv2d(*a, stride=2, padding=1, groups=8),
-            lambda *a: F.conv2d(*a, stride=2, padding=1, groups=8), [x, w, b], np.float32)  # fmt: skip
+    compare(
+        lambda *a: ad.conv2d(*a, stride=2, padding=1, groups=8),
+        lambda *a: F.conv2d(*a, stride=2, padding=1, groups=8),
+        [x, w, b],
+        np.float32,
+    )
     # blocks of output rows: a problem large enough to take several
     x, w = rng.standard_normal((64, 16, 26, 26)), rng.standard_normal((32, 16, 3, 3))
     compare(ad.conv2d, F.conv2d, [x, w], np.float32)
@@ -79,14 +92,22 @@ def test_depthwise_and_large_problems_match_torch() -> None:
 def test_pooling_matches_torch(case, dtype) -> None:
     ours, theirs = getattr(ad, case.name), getattr(F, case.name)
     # max pooling picks values: exact, ties and all
-    compare(lambda x: ours(x, **case.kwargs), lambda x: theirs(x, **case.kwargs), [case.x], dtype,
-            exact=case.kind == "max")  # fmt: skip
+    compare(
+        lambda x: ours(x, **case.kwargs),
+        lambda x: theirs(x, **case.kwargs),
+        [case.x],
+        dtype,
+        exact=case.kind == "max",
+    )
 
 
 @given(pool_cases("max", ties=True))
 def test_max_pool_indices_match_torch(case) -> None:
-    _, ours = ad.max_pool2d(Tensor(case.x), **case.kwargs, return_indices=True) if (
-        case.dims == 2) else ad.max_pool1d(Tensor(case.x), **case.kwargs, return_indices=True)  # fmt: skip
+    _, ours = (
+        ad.max_pool2d(Tensor(case.x), **case.kwargs, return_indices=True)
+        if (case.dims == 2)
+        else ad.max_pool1d(Tensor(case.x), **case.kwargs, return_indices=True)
+    )
     theirs = getattr(F, case.name)(torch.tensor(case.x), **case.kwargs, return_indices=True)[1]
     assert ours.dtype == np.int64
     np.testing.assert_array_equal(ours.data, theirs.numpy())
@@ -112,8 +133,13 @@ def test_max_pool_with_nan_and_infinities_matches_torch(values) -> None:
 @given(pad_cases(), DTYPES)
 def test_pad_matches_torch(case, dtype) -> None:
     x, amounts, mode = case
-    compare(lambda t: ad.pad(t, amounts, mode), lambda t: F.pad(t, amounts, mode), [x], dtype,
-            exact=True)  # fmt: skip
+    compare(
+        lambda t: ad.pad(t, amounts, mode),
+        lambda t: F.pad(t, amounts, mode),
+        [x],
+        dtype,
+        exact=True,
+    )
 
 
 @st.composite
@@ -134,23 +160,35 @@ def test_batch_norm_matches_torch(case, dtype) -> None:
     mean, var = np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.5, 3.0])
     ours_stats = [mean.astype(dtype), var.astype(dtype)]
     theirs_stats = [torch.tensor(mean.astype(dtype)), torch.tensor(var.astype(dtype))]
-    compare(lambda *a: ad.batch_norm(a[0], *ours_stats, *a[1:], training=training, momentum=0.2),
-            lambda *a: F.batch_norm(a[0], *theirs_stats, *a[1:], training=training, momentum=0.2),
-            [x, w, b], dtype)  # fmt: skip
+    compare(
+        lambda *a: ad.batch_norm(a[0], *ours_stats, *a[1:], training=training, momentum=0.2),
+        lambda *a: F.batch_norm(a[0], *theirs_stats, *a[1:], training=training, momentum=0.2),
+        [x, w, b],
+        dtype,
+    )
     rtol = TOLERANCE[dtype][0]
     np.testing.assert_allclose(ours_stats[0], theirs_stats[0].numpy(), rtol=rtol, atol=rtol)
     np.testing.assert_allclose(ours_stats[1], theirs_stats[1].numpy(), rtol=rtol, atol=rtol)
 
 
-@given(st.sampled_from([(4, 3), (2, 3, 4), (2, 2, 3, 4)]), st.integers(1, 2), st.booleans(),
-       DTYPES, st.data())  # fmt: skip
+@given(
+    st.sampled_from([(4, 3), (2, 3, 4), (2, 2, 3, 4)]),
+    st.integers(1, 2),
+    st.booleans(),
+    DTYPES,
+    st.data(),
+)
 def test_layer_norm_matches_torch(shape, k, affine, dtype, data) -> None:
     normalized = shape[-k:]
     x = data.draw(arrays(shape))
     w = data.draw(arrays(normalized)) if affine else None
     b = data.draw(arrays(normalized)) if affine else None
-    compare(lambda *a: ad.layer_norm(a[0], normalized, *a[1:]),
-            lambda *a: F.layer_norm(a[0], normalized, *a[1:]), [x, w, b], dtype)  # fmt: skip
+    compare(
+        lambda *a: ad.layer_norm(a[0], normalized, *a[1:]),
+        lambda *a: F.layer_norm(a[0], normalized, *a[1:]),
+        [x, w, b],
+        dtype,
+    )
 
 
 @given(st.sampled_from([None, 0, 3, -1]), st.booleans(), DTYPES, st.data())
@@ -158,9 +196,12 @@ def test_embedding_matches_torch(padding_idx, by_freq, dtype, data) -> None:
     indices = data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=8)).copy()
     index = np.array(indices).reshape(1, -1)
     weight = data.draw(arrays((5, 3)))
-    compare(lambda w: ad.embedding(index, w, padding_idx, scale_grad_by_freq=by_freq),
-            lambda w: F.embedding(torch.tensor(index), w, padding_idx,
-                                  scale_grad_by_freq=by_freq), [weight], dtype)  # fmt: skip
+    compare(
+        lambda w: ad.embedding(index, w, padding_idx, scale_grad_by_freq=by_freq),
+        lambda w: F.embedding(torch.tensor(index), w, padding_idx, scale_grad_by_freq=by_freq),
+        [weight],
+        dtype,
+    )
 
 
 def test_embedding_max_norm_renormalises_the_table_as_torch() -> None:
