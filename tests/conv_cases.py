@@ -133,6 +133,14 @@ def pool_cases(draw, kind: str, dims: int | None = None, ties: bool = False) -> 
     for k, d, p in zip(kernel, dilation, padding):
         least = max(1, d * (k - 1) + 1 - 2 * p)
         size.append(draw(st.integers(least, least + 3)))
+    steps = stride or kernel
+    for n, k, s, p, d in zip(size, kernel, steps, padding, dilation):
+        # every window reads the input (one of padding only is -inf, and PyTorch's index for
+        # it points outside the plane)
+        m = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (m - 1) * s >= n + p:
+            m -= 1
+        assume(all(any(0 <= o * s - p + j * d < n for j in range(k)) for o in range(m)))
     shape = draw(st.sampled_from([(), (1,), (2,)])) + (draw(st.integers(1, 2)), *size)
     if ties:
         x = draw(arrays(shape, -2, 2)).round()

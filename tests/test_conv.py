@@ -136,6 +136,8 @@ def test_conv_transpose_is_the_adjoint_of_conv(case, seed) -> None:
         extra = kwargs.pop("output_padding")
         del extra
         forward = conv(Tensor(x), Tensor(w), **kwargs).data
+        # output_padding adds rows no input reaches: conv sees a few more positions than g has
+        forward = forward[(Ellipsis, *(slice(0, n) for n in g.shape[-case.dims :]))]
         back = y(Tensor(g), Tensor(w), **case.kwargs).data
         assert math.isclose((forward * g).sum(), (x * back).sum(), rel_tol=1e-9, abs_tol=1e-9)
         return
