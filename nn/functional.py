@@ -257,23 +257,27 @@ def nll_loss(
 
 
 def _weighted(op: str, loss: Any, input: Tensor, target: Any, reduction: str, weight: Any):
-    """PyTorch's elementwise `weight` on a pointwise loss: weight * loss, then reduced."""
+    """PyTorch's elementwise `weight` (input's shape) on a pointwise loss: weight * loss,
+    summed, or for "mean" divided by the sum of the weights."""
     if weight is None:
         return loss(input, target, reduction=reduction)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if np.shape(weight.data if isinstance(weight, Tensor) else weight) != input.shape:
+        raise ValueError(f"{op}: weight must have the input's shape {input.shape}, got "
+                         f"{np.shape(getattr(weight, 'data', weight))}")  # fmt: skip
     weighted = loss(input, target, reduction="none") * weight
     if reduction == "none":
         return weighted
-    return weighted.sum() if reduction == "sum" else weighted.mean()
+    return weighted.sum() if reduction == "sum" else weighted.sum() / np.sum(weight)
 
 
 def mse_loss(
     input: Tensor, target: Any, size_average: Any = None, reduce: Any = None,
     reduction: str = "mean", weight: Any = None,
 ) -> Tensor:  # fmt: skip
-    """Squared error (input - target)**2, reduced: `autodiff.mse_loss` (`weight` scales
-    each element).
+    """Squared error (input - target)**2, reduced: `autodiff.mse_loss` (`weight`, shaped like
+    the input, scales each element; "mean" then divides by the weights' sum).
 
     >>> from autodiff import Tensor
     >>> float(mse_loss(Tensor([1.0, 3.0]), Tensor([0.0, 1.0])).data)
@@ -287,8 +291,8 @@ def l1_loss(
     input: Tensor, target: Any, size_average: Any = None, reduce: Any = None,
     reduction: str = "mean", weight: Any = None,
 ) -> Tensor:  # fmt: skip
-    """Absolute error |input - target|, reduced: `autodiff.l1_loss` (`weight` scales each
-    element)."""
+    """Absolute error |input - target|, reduced: `autodiff.l1_loss` (`weight` as for
+    `mse_loss`)."""
     _no_legacy("l1_loss", size_average, reduce)
     return _weighted("l1_loss", ad.l1_loss, input, target, reduction, weight)
 
