@@ -36,6 +36,7 @@ array([[[[20., 24.],
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -128,22 +129,24 @@ def _inner(geo: ConvGeometry) -> tuple:
     return tuple(slice(lo, lo + n) for n, (lo, _) in zip(geo.size, geo.padding))
 
 
-def _padded(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
-    """x (N, C, *size) zero-padded, batch-last: (C, *padded, N)."""
-    if not any(lo > 0 or hi > 0 for lo, hi in geo.padding):
-        return batch_last(x)
+def padded(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """x (N, C, *size) zero-padded and stored batch-last, (C, *padded, N), contiguous: every
+    window then reads runs of whole rows times the batch (a view if x already is so)."""
+    view = batch_last(x)
+    if view.flags.c_contiguous and not any(lo > 0 or hi > 0 for lo, hi in geo.padding):
+        return view
     n, c = x.shape[:2]
     full = np.zeros((c,) + geo.padded + (n,), x.dtype)
-    full[(slice(None),) + _inner(geo)] = batch_last(x)
+    full[(slice(None),) + _inner(geo)] = view
     return full
 
 
-def windows(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
-    """The view (C, *kernel, *out, N) of `x` (N, C, *size): each output position's input
-    window, without a copy."""
+def windows(xp: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """The view (C, *kernel, *out, N) of the padded batch-last input `xp` (see `padded`):
+    each output position's input window, without a copy."""
     dims = len(geo.kernel)
     spans = tuple(d * (k - 1) + 1 for k, d in zip(geo.kernel, geo.dilation))
-    view = sliding_window_view(_padded(x, geo), spans, axis=tuple(range(1, 1 + dims)))
+    view = sliding_window_view(xp, spans, axis=tuple(range(1, 1 + dims)))
     step = tuple(slice(None, s * (m - 1) + 1, s) for s, m in zip(geo.stride, geo.out))
     spread = tuple(slice(None, None, d) for d in geo.dilation)
     view = view[(slice(None),) + step + (slice(None),) + spread]  # (C, *out, N, *kernel)
@@ -152,7 +155,7 @@ def windows(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
 
 # Output rows are taken a block at a time, so that each block's columns (the im2col matrix,
 # kernel-size times larger than the input) stay in cache between being written and used.
-_BLOCK_BYTES = 1 << 20
+_BLOCK_BYTES = 1 << 23
 
 
 def _blocks(geo: ConvGeometry, rows_bytes: int) -> list:
@@ -162,31 +165,51 @@ def _blocks(geo: ConvGeometry, rows_bytes: int) -> list:
     return [slice(r, min(r + step, rows)) for r in range(0, rows, step)]
 
 
+_local = threading.local()  # each thread's work array
+
+
+def _scratch(shape: tuple, dtype: Any) -> np.ndarray:
+    """This thread's reusable work array, viewed as `shape`: the blocks of columns are
+    temporary, and fresh memory for each would be paged in again every time (a measurable
+    part of a large convolution). It grows to the largest block asked for."""
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    buffer = getattr(_local, "buffer", None)
+    if buffer is None or buffer.size < nbytes:
+        buffer = _local.buffer = np.empty(max(nbytes, 1), np.uint8)
+    return buffer[:nbytes].view(dtype).reshape(shape)
+
+
 def _columns(view: np.ndarray, rows: slice, geo: ConvGeometry) -> np.ndarray:
     """The im2col matrix of output rows `rows`: (groups, C / groups * kernel, columns), one
-    column per output position and sample, holding the input window it sees."""
+    column per output position and sample, holding the input window it sees (in the work
+    array: valid until the next block)."""
     dims = len(geo.kernel)
     block = view[(slice(None),) * (1 + dims) + (rows,)]
-    return block.reshape(geo.groups, -1, block[0].size // math.prod(geo.kernel))
+    cols = _scratch(block.shape, block.dtype)
+    np.copyto(cols, block)
+    return cols.reshape(geo.groups, -1, block[0].size // math.prod(geo.kernel))
 
 
 def _grouped(a: np.ndarray, geo: ConvGeometry) -> np.ndarray:
-    """(N, channels, *out) as the view (groups, channels / groups, *out, N) (free if `a` is
-    stored batch-last, as every result here is)."""
+    """(N, channels, *out) as (groups, channels / groups, *out, N), contiguous (a view if `a`
+    is stored batch-last, as every result here is; else one copy, not one per block)."""
     n, c = a.shape[:2]
-    return batch_last(a).reshape((geo.groups, c // geo.groups) + geo.out + (n,))
+    view = batch_last(a)
+    if not view.flags.c_contiguous:
+        view = np.ascontiguousarray(view)
+    return view.reshape((geo.groups, c // geo.groups) + geo.out + (n,))
 
 
 def _row_bytes(channels: int, geo: ConvGeometry, n: int, itemsize: int) -> int:
     return channels * math.prod(geo.kernel) * math.prod(geo.out[1:]) * n * itemsize
 
 
-def conv_array(x: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+def conv_array(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, xp: Any = None) -> np.ndarray:
     """The convolution of `x` (N, C, *size) with `w` (O, C / groups, *kernel): (N, O, *out),
-    stored batch-last."""
+    stored batch-last. `xp`: x already `padded`."""
     n, c = x.shape[:2]
     o, groups = w.shape[0], geo.groups
-    view = windows(x, geo)
+    view = windows(padded(x, geo) if xp is None else xp, geo)
     kernels = w.reshape(groups, o // groups, -1)
     out = np.empty((groups, o // groups) + geo.out + (n,), np.result_type(x, w))
     for rows in _blocks(geo, _row_bytes(c, geo, n, x.itemsize)):
@@ -209,8 +232,10 @@ def conv_transpose_array(g: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.
     stride, dilation = geo.stride, geo.dilation
     for rows in _blocks(geo, _row_bytes(c, geo, n, full.itemsize)):
         part = grads[:, :, rows].reshape(groups, o // groups, -1)
-        flat = np.matmul(kernels_t, part).reshape((c,) + kernel + (rows.stop - rows.start,)
-                                                  + out[1:] + (n,))  # fmt: skip
+        flat = _scratch((groups, kernels_t.shape[1], part.shape[2]), full.dtype)
+        for k in range(groups):
+            np.matmul(kernels_t[k], part[k], out=flat[k])
+        flat = flat.reshape((c,) + kernel + (rows.stop - rows.start,) + out[1:] + (n,))
         for position in np.ndindex(*kernel):  # col2im: one strided add per kernel position
             first = position[0] * dilation[0] + rows.start * stride[0]
             target = (slice(first, first + stride[0] * (rows.stop - rows.start - 1) + 1,
@@ -222,11 +247,12 @@ def conv_transpose_array(g: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.
     return batch_first(full[every + _inner(geo)])
 
 
-def conv_weight_array(x: np.ndarray, g: np.ndarray, geo: ConvGeometry) -> np.ndarray:
-    """The adjoint of `conv_array` in w: (O, C / groups, *kernel) from x and g (N, O, *out)."""
+def conv_weight_array(x: np.ndarray, g: np.ndarray, geo: ConvGeometry, xp: Any = None) -> Any:
+    """The adjoint of `conv_array` in w: (O, C / groups, *kernel) from x and g (N, O, *out).
+    `xp`: x already `padded` (the forward pass keeps it)."""
     n, c = x.shape[:2]
     o, groups = g.shape[1], geo.groups
-    view = windows(x, geo)
+    view = windows(padded(x, geo) if xp is None else xp, geo)
     grads = _grouped(g, geo)
     total = np.zeros((groups, c // groups * math.prod(geo.kernel), o // groups),
                      np.result_type(x, g))  # fmt: skip
@@ -248,11 +274,13 @@ def _name(kind: str, geo: ConvGeometry) -> str:
 
 
 def _conv_node(x: Tensor, w: Tensor, b: Tensor | None, geo: ConvGeometry) -> Tensor:
-    data = conv_array(x.data, w.data, geo)
+    xp = padded(x.data, geo)
+    data = conv_array(x.data, w.data, geo, xp)
     if b is not None:
         data += b.data.reshape((-1,) + (1,) * len(geo.kernel))
     inputs = (x, w) if b is None else (x, w, b)
-    return _make(data, inputs, _name("conv{}d", geo), geo)
+    # the padded input is kept for the weight's gradient (no bigger than x, often x itself)
+    return _make(data, inputs, _name("conv{}d", geo), (geo, xp if w.requires_grad else None))
 
 
 def _transpose_node(g: Tensor, w: Tensor, b: Tensor | None, geo: ConvGeometry) -> Tensor:
@@ -260,11 +288,12 @@ def _transpose_node(g: Tensor, w: Tensor, b: Tensor | None, geo: ConvGeometry) -
     if b is not None:
         data += b.data.reshape((-1,) + (1,) * len(geo.kernel))
     inputs = (g, w) if b is None else (g, w, b)
-    return _make(data, inputs, _name("conv_transpose{}d", geo), geo)
+    return _make(data, inputs, _name("conv_transpose{}d", geo), (geo, None))
 
 
 def _weight_node(x: Tensor, g: Tensor, geo: ConvGeometry) -> Tensor:
-    return _make(conv_weight_array(x.data, g.data, geo), (x, g), _name("conv{}d_weight", geo), geo)
+    data = conv_weight_array(x.data, g.data, geo)
+    return _make(data, (x, g), _name("conv{}d_weight", geo), (geo, None))
 
 
 def _tensors(a: Any, b: Any) -> tuple | None:
@@ -286,10 +315,10 @@ def conv_transpose_any(g: Any, w: Any, geo: ConvGeometry) -> Any:
     return conv_transpose_array(g, w, geo) if pair is None else _transpose_node(*pair, None, geo)
 
 
-def conv_weight_any(x: Any, g: Any, geo: ConvGeometry) -> Any:
+def conv_weight_any(x: Any, g: Any, geo: ConvGeometry, xp: Any = None) -> Any:
     """`conv_weight_array` on ndarrays, the op on Tensors."""
     pair = _tensors(x, g)
-    return conv_weight_array(x, g, geo) if pair is None else _weight_node(*pair, geo)
+    return conv_weight_array(x, g, geo, xp) if pair is None else _weight_node(*pair, geo)
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,39 +326,40 @@ def conv_weight_any(x: Any, g: Any, geo: ConvGeometry) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def conv_grad_input(g: Any, inputs: tuple, out: Any, ctx: ConvGeometry) -> Any:
+def conv_grad_input(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
     """d conv(x, w)/dx: conv_transpose(g, w), the kernel run back over the positions"""
-    return conv_transpose_any(g, inputs[1], ctx)
+    return conv_transpose_any(g, inputs[1], ctx[0])
 
 
-def conv_grad_weight(g: Any, inputs: tuple, out: Any, ctx: ConvGeometry) -> Any:
+def conv_grad_weight(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
     """d conv(x, w)/dw: conv_weight(x, g) = g @ columns(x).T"""
-    return conv_weight_any(inputs[0], g, ctx)
+    geo, xp = ctx
+    return conv_weight_any(inputs[0], g, geo, xp)
 
 
-def conv_grad_bias(g: Any, inputs: tuple, out: Any, ctx: ConvGeometry) -> Any:
+def conv_grad_bias(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
     """d (conv(x, w) + b)/db: 1, g summed over the batch and every position"""
     return g.sum(axis=(0, *range(2, g.ndim)))
 
 
-def conv_transpose_grad_input(h: Any, inputs: tuple, out: Any, ctx: ConvGeometry) -> Any:
+def conv_transpose_grad_input(h: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
     """d conv_transpose(g, w)/dg: conv(h, w)"""
-    return conv_any(h, inputs[1], ctx)
+    return conv_any(h, inputs[1], ctx[0])
 
 
-def conv_transpose_grad_weight(h: Any, inputs: tuple, out: Any, ctx: ConvGeometry) -> Any:
+def conv_transpose_grad_weight(h: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
     """d conv_transpose(g, w)/dw: conv_weight(h, g)"""
-    return conv_weight_any(h, inputs[0], ctx)
+    return conv_weight_any(h, inputs[0], ctx[0])
 
 
-def conv_weight_grad_input(h: Any, inputs: tuple, out: Any, ctx: ConvGeometry) -> Any:
+def conv_weight_grad_input(h: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
     """d conv_weight(x, g)/dx: conv_transpose(g, h)"""
-    return conv_transpose_any(inputs[1], h, ctx)
+    return conv_transpose_any(inputs[1], h, ctx[0])
 
 
-def conv_weight_grad_output(h: Any, inputs: tuple, out: Any, ctx: ConvGeometry) -> Any:
+def conv_weight_grad_output(h: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
     """d conv_weight(x, g)/dg: conv(x, h)"""
-    return conv_any(inputs[0], h, ctx)
+    return conv_any(inputs[0], h, ctx[0])
 
 
 # --------------------------------------------------------------------------------------------
