@@ -263,8 +263,17 @@ def main() -> None:
             if args.part in ("digits", "all"):
                 # 2 threads on tiny products is slow for both engines on a busy machine: fewer
                 bench_digits(threads, seeds if threads == 1 else max(2, seeds // 2), 20, report)
-    print("\n| problem | threads | ours / PyTorch (median, IQR) | ours | PyTorch | ... |")
-    print("\n".join(report))
+    layers = [row for row in report if not row.startswith("| digits")]
+    digits = [row for row in report if row.startswith("| digits")]
+    if layers:
+        print("\n| problem | threads | ratio (median, IQR) | ours (ms) | other (ms) |")
+        print("|---|---|---|---|---|")
+        print("\n".join(layers))
+    if digits:
+        print("\n| training | threads | ours / PyTorch (median, IQR) | ours | PyTorch "
+              "| ours: test accuracy | PyTorch: test accuracy |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|")
+        print("\n".join(digits))
 
 
 if __name__ == "__main__":
