@@ -411,3 +411,13 @@ def test_padding_same_with_an_even_kernel_pads_more_after() -> None:
 def test_conv1d_with_kernel_one_is_a_linear_map_of_channels(x, w) -> None:
     y = ad.conv1d(Tensor(x), Tensor(w))
     np.testing.assert_allclose(y.data, np.einsum("oc,ncl->nol", w[:, :, 0], x), atol=1e-12)
+
+
+def test_an_empty_batch_gives_empty_results_and_zero_gradients() -> None:
+    x = Tensor(np.zeros((0, 3, 5, 5)), requires_grad=True)
+    w = Tensor(np.ones((2, 3, 3, 3)), requires_grad=True)
+    y = ad.conv2d(x, w, padding=1)
+    assert y.shape == (0, 2, 5, 5)
+    ad.max_pool2d(y, 2).sum().backward()
+    assert x.grad.shape == (0, 3, 5, 5) and (w.grad == 0).all()
+    assert ad.conv_transpose2d(Tensor(np.zeros((0, 2, 3, 3))), w[:2]).shape == (0, 3, 5, 5)

@@ -187,7 +187,8 @@ def _columns(view: np.ndarray, rows: slice, geo: ConvGeometry) -> np.ndarray:
     block = view[(slice(None),) * (1 + dims) + (rows,)]
     cols = _scratch(block.shape, block.dtype)
     np.copyto(cols, block)
-    return cols.reshape(geo.groups, -1, block[0].size // math.prod(geo.kernel))
+    per_group = block.shape[0] // geo.groups * math.prod(geo.kernel)
+    return cols.reshape(geo.groups, per_group, math.prod(block.shape[1 + dims :]))
 
 
 def _grouped(a: np.ndarray, geo: ConvGeometry) -> np.ndarray:
