@@ -40,8 +40,10 @@ from autodiff.tensor_ops.activations import (
     softplus,
     softsign,
 )
+from autodiff.tensor_ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from autodiff.tensor_ops.einsum import einsum
 from autodiff.tensor_ops.elementwise import maximum, minimum
+from autodiff.tensor_ops.embedding import embedding
 from autodiff.tensor_ops.fused import linear
 from autodiff.tensor_ops.indexing import (
     gather,
@@ -98,6 +100,9 @@ from autodiff.tensor_ops.maths import (
     sinh,
     tan,
 )
+from autodiff.tensor_ops.normalization import batch_norm, layer_norm
+from autodiff.tensor_ops.padding import pad
+from autodiff.tensor_ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from autodiff.tensor_ops.reduce import log_softmax, logsumexp, softmax
 from autodiff.tensor_ops.reductions import all_ as all  # noqa: F401 - torch.all, not star-exported
 from autodiff.tensor_ops.reductions import any_ as any  # noqa: F401 - torch.any, not star-exported
@@ -250,4 +255,17 @@ __all__ = [
     "is_grad_enabled",
     "no_grad",
     "topological_order",
+    # convolution, pooling, padding, normalisation, embedding
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "embedding",
+    "layer_norm",
+    "max_pool1d",
+    "max_pool2d",
+    "pad",
 ]

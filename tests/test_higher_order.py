@@ -467,6 +467,9 @@ def test_the_tensor_catalogue_covers_every_tensor_op():
 CATALOGUED_ELSEWHERE = frozenset(
     ["activations", "maths", "rounding", "reductions", "scan", "sorting", "indexing", "layout",
      "einsum"]
+    # convolution, pooling, padding, normalisation and embedding: tests/test_conv.py and
+    # tests/test_norm_layers.py check their second derivatives over drawn geometries
+    + ["conv", "pool", "padding", "normalization", "embedding"]
 )  # fmt: skip
 
 

@@ -18,6 +18,11 @@
 - `layout`: repeat, tile, repeat_interleave, flip, roll, split, chunk, unbind, tril, triu,
   diag, diagonal, unfold, movedim;
 - `einsum`: einsum;
+- `conv`: conv1d, conv2d, conv_transpose1d, conv_transpose2d;
+- `pool`: max_pool1d, max_pool2d, avg_pool1d, avg_pool2d;
+- `padding`: pad (constant, reflect, replicate, circular);
+- `normalization`: batch_norm, layer_norm;
+- `embedding`: embedding;
 - `numpy_protocol`: numpy functions on Tensors, so one rule serves ndarrays and Tensors.
 
 `install` puts every module's rules into `autodiff.tensor.VJP_RULES` and the ops on `Tensor`
@@ -31,14 +36,19 @@ from typing import Any
 from autodiff.tensor import VJP_RULES
 from autodiff.tensor_ops import (
     activations,
+    conv,
     einsum,
     elementwise,
+    embedding,
     fused,
     indexing,
     layout,
     losses,
     maths,
     matmul,
+    normalization,
+    padding,
+    pool,
     reduce,
     reductions,
     rounding,
@@ -50,11 +60,13 @@ from autodiff.tensor_ops import numpy_protocol as _protocol
 
 # the ops of these modules, attached below after the original ones
 _MORE = (activations, maths, rounding, reductions, scan, sorting, indexing, layout, einsum)
+# convolution, pooling, padding, normalisation, embedding: functions only, as in PyTorch
+_LAYERS = (conv, pool, padding, normalization, embedding)
 
 
 def install(cls: Any) -> None:
     """Register every rule and attach the ops to `cls` (the Tensor class)."""
-    for module in (elementwise, reduce, shape, matmul, fused, losses, *_MORE):
+    for module in (elementwise, reduce, shape, matmul, fused, losses, *_MORE, *_LAYERS):
         overlap = VJP_RULES.keys() & module.RULES.keys()
         if overlap:  # an internal invariant: each op name has one rule
             raise RuntimeError(f"tensor ops defined twice: {sorted(overlap)}")
