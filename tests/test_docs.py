@@ -1,6 +1,6 @@
 """The examples users read are examples that run: every docstring in the packages, and every
-Python block of README.md (REPL blocks as doctests, the others executed, their test functions
-called)."""
+Python block of README.md and of the guides in docs/ (REPL blocks as doctests, the others
+executed, their test functions called)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import doctest
 import importlib
 import pkgutil
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ import pytest
 import autodiff
 import nn
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -51,30 +54,38 @@ def test_every_public_module_has_examples() -> None:
     }, without
 
 
-def _python_blocks() -> list[tuple[int, str]]:
-    text = README.read_text()
+def _python_blocks(page: Path = README) -> list[tuple[int, str]]:
+    text = page.read_text()
     blocks = []
     for match in re.finditer(r"```python\n(.*?)```", text, re.S):
         line = text[: match.start()].count("\n") + 2
-        blocks.append((line, match.group(1)))
+        blocks.append((line, textwrap.dedent(match.group(1))))
     return blocks
 
 
-def test_the_readme_has_python_examples() -> None:
-    assert len(_python_blocks()) >= 6
+def test_the_readme_and_guides_have_python_examples() -> None:
+    assert len(_python_blocks()) >= 2
+    assert all(_python_blocks(page) for page in PAGES), "a guide in docs/ without an example"
 
 
-@pytest.mark.parametrize("line, code", _python_blocks(), ids=lambda v: str(v)[:12])
-def test_readme_block_runs(line: int, code: str) -> None:
+@pytest.mark.parametrize(
+    "where, code",
+    [(f"{page.relative_to(ROOT)}:{line}", code) for page in PAGES for line, code in
+     _python_blocks(page)],
+    ids=lambda v: str(v)[:24],
+)  # fmt: skip
+def test_readme_block_runs(where: str, code: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # an example that saves a file writes it here
+    path, line = where.rsplit(":", 1)
     if ">>>" in code:
         parser = doctest.DocTestParser()
-        test = parser.get_doctest(code, {}, f"README.md:{line}", str(README), line - 1)
+        test = parser.get_doctest(code, {}, where, str(ROOT / path), int(line) - 1)
         runner = doctest.DocTestRunner(optionflags=FLAGS)
         runner.run(test)
-        assert runner.failures == 0, f"README.md block at line {line} fails (see output)"
+        assert runner.failures == 0, f"{where}: the block fails (see output)"
         return
     namespace: dict = {"__name__": "readme_example"}
-    exec(compile(code, f"README.md:{line}", "exec"), namespace)
+    exec(compile(code, where, "exec"), namespace)
     for name, value in list(namespace.items()):
         if name.startswith("test_") and callable(value):
             value()  # e.g. the hypothesis property check shown to users

@@ -664,7 +664,11 @@ class _Builder:
             table = FORWARD_TENSOR if self.tensor else FORWARD_SCALAR
             forward = table.get(op)
             if forward is None:
-                raise _unsupported(node, "has no source form (custom ops cannot be compiled)")
+                raise _unsupported(
+                    node,
+                    "has no source form (custom Function ops, convolution, pooling and "
+                    "normalisation are not compiled)",
+                )
             name = self.name_of(node, index[key])
             if self.tensor:
                 self.saving = (node, name, statements)
