@@ -103,6 +103,9 @@ def test_every_op_compiles_in_float32(op: Op, data: st.DataObject) -> None:
 SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e300, -1e-300, 2.5, -3.0, 6.0])
 
 
+# numpy warns where these special values overflow or are invalid; the engine and the compiled
+# code both give inf and nan there, as PyTorch does, which is what this test checks
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("op", [op for op in CATALOGUE if op.nan_elementwise], ids=lambda o: o.name)
 def test_nan_inf_and_signed_zeros_give_the_engines_numbers(op: Op) -> None:
     f = scalar(op.fn)
@@ -189,6 +192,7 @@ LOSSES: dict[str, Callable] = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::autodiff.compiler.CompileWarning")  # a constant target
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("name", sorted(LOSSES))
 @settings(max_examples=3)
@@ -226,6 +230,7 @@ def test_linear_takes_its_weight_as_out_by_in(shape: tuple, bias: bool, dtype: t
     )
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # rows of -inf give nan, deliberately
 @pytest.mark.parametrize(
     "fn",
     [
@@ -284,6 +289,7 @@ def test_kinks_are_right_on_both_sides(name: str) -> None:
     check(f, [traced], [at], [at + eps], [at - eps], [-traced], [rng.standard_normal(8) * 4])
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 0 ** negative gives inf, deliberately
 def test_rules_with_a_fast_path_compile_to_their_general_form() -> None:
     # pow and cumprod take a shortcut where no element needs their special case (an exponent
     # of 0, a base of 0, a zero in the product); the compiled code takes the general form,
