@@ -36,6 +36,10 @@ NOTEBOOKS = Path(__file__).resolve().parent
 ROOT = NOTEBOOKS.parent
 CELL_TIMEOUT = 120  # seconds one cell may run before the run fails
 PATTERN = "[0-9][0-9]_*.ipynb"  # 00_tour.ipynb, 01_derivatives.ipynb, ...
+# The notebooks' matrix products are small: one BLAS thread runs them as fast, while on a busy
+# machine (the test suite running beside other work) numpy's threads wait for one another and
+# training runs several times slower. As nn.demo does while it trains.
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 # The metadata a written notebook keeps: the same on every machine, whatever Python runs it.
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -85,12 +89,15 @@ class _KernelManager(AsyncKernelManager):
 
 
 def kernel_env() -> dict[str, str]:
-    """The kernel's environment: this checkout first on the path, and fixed hashing, so that
-    anything printed from a set comes out in the same order on every run."""
+    """The kernel's environment: this checkout first on the path; fixed hashing, so that
+    anything printed from a set comes out in the same order on every run; and one BLAS thread
+    unless the caller chose a number (see `BLAS_THREADS`)."""
     env = dict(os.environ)
     paths = [str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONHASHSEED"] = "0"
+    for name in BLAS_THREADS:
+        env.setdefault(name, "1")
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # the debugger's note about frozen modules
     env.pop("MPLBACKEND", None)  # matplotlib's inline backend, whatever the shell says
     return env

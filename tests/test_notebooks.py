@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 from pathlib import Path
 
@@ -43,10 +44,31 @@ def _source(cell: dict) -> str:
 
 
 def test_there_are_notebooks() -> None:
+    """The tour and one notebook for each part of the article, 01 to 08, one per number."""
     names = [p.name for p in PATHS]
-    assert "00_tour.ipynb" in names and len(names) >= 6, names
+    assert "00_tour.ipynb" in names, names
     numbers = [name[:2] for name in names]
     assert len(set(numbers)) == len(numbers), f"two notebooks share a number: {names}"
+    missing = sorted({f"{n:02d}" for n in range(9)} - set(numbers))
+    assert not missing, f"no notebook numbered {missing}: {names}"
+
+
+def test_notebooks_point_to_each_other() -> None:
+    """A reader finds every notebook: the index (notebooks/README.md) links each one, the
+    tour's "Where next" names each of the others, and each notebook from 01 on closes by
+    naming the one after it."""
+    index = (NOTEBOOKS / "README.md").read_text(encoding="utf-8")
+    tour = _source(_load(NOTEBOOKS / "00_tour.ipynb")["cells"][-1])
+    assert tour.startswith("## Where next"), tour[:80]
+    for path in PATHS:
+        assert f"]({path.name})" in index, f"notebooks/README.md does not link {path.name}"
+        if path.stem != "00_tour":
+            assert f"`{path.stem}`" in tour, f"00_tour's Where next does not name {path.stem}"
+    for path, following in zip(PATHS[1:], PATHS[2:]):
+        last = _source(_load(path)["cells"][-1])
+        assert f"Next, `{following.stem}`" in last, (
+            f"{path.name} should close with 'Next, `{following.stem}`: ...'"
+        )
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
@@ -54,6 +76,9 @@ def test_notebook_runs(path: Path) -> None:
     """Every cell runs without an error in a fresh kernel on this checkout's code (the runner's
     first, unsaved cell asserts where autodiff and nn were imported from)."""
     run = _runner()
+    for needed in ("matplotlib", "sklearn", "hypothesis"):  # plots, the digits, 08's tests
+        reason = f'the notebooks need {needed}: pip install ".[notebooks,plot,data,testing]"'
+        pytest.importorskip(needed, reason=reason)
     try:
         run.run(path, check=True)
     except run.NotebookError as error:
@@ -214,6 +239,17 @@ def test_runner_reports_what_readers_must_not_see() -> None:
     assert any("stderr" in p and "careful" in p for p in found), found
     assert any("path of this machine" in p for p in found), found
     assert any("ValueError" in p for p in found), found
+
+
+def test_runner_gives_the_kernel_this_checkout_and_one_blas_thread(monkeypatch) -> None:
+    run = _runner()
+    monkeypatch.setenv("PYTHONPATH", "elsewhere")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the caller's choice wins
+    env = run.kernel_env()
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(run.ROOT), "elsewhere"]
+    assert env["OPENBLAS_NUM_THREADS"] == "1" and env["OMP_NUM_THREADS"] == "2", env
+    assert env["PYTHONHASHSEED"] == "0"
 
 
 def test_runner_finds_notebooks_by_number_or_name() -> None:
