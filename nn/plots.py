@@ -115,6 +115,7 @@ def plot_history(
         if best is not None:
             ax.axvline(best + 1, color="grey", linestyle=":", label=f"best (epoch {best + 1})")
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # no epoch 2.5 on short runs
         ax.set_ylabel(label)
         if what == "accuracy":
             ax.yaxis.set_major_formatter(lambda value, _: f"{value:.0%}")
