@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -116,6 +118,20 @@ def batch_first(a: np.ndarray) -> np.ndarray:
     return a.transpose(a.ndim - 1, *range(a.ndim - 1))
 
 
+def batch_first_copy(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of `a` (batch, ...) stored batch-last. numpy copies such a
+    transposed view element by element with a stride of the batch between them; a block of
+    positions at a time, each block read contiguously, is several times faster."""
+    positions = math.prod(a.shape[1:])
+    rows = np.ascontiguousarray(batch_last(a)).reshape(positions, a.shape[0])
+    out = np.empty(a.shape, a.dtype)
+    flat = out.reshape(a.shape[0], positions)
+    step = max(1, (1 << 15) // max(a.shape[0] * a.itemsize, 1))  # a block of 32 KB: it stays in L1
+    for start in range(0, positions, step):
+        flat[:, start : start + step] = rows[start : start + step].T
+    return out
+
+
 def empty_like_layout(shape: tuple, like: np.ndarray, dtype: Any = None) -> np.ndarray:
     """An empty array of `shape` whose axes lie in memory in the order of `like`'s (same
     ndim): mixing layouts would make every elementwise op that meets both crawl."""
@@ -154,8 +170,10 @@ def windows(xp: np.ndarray, geo: ConvGeometry) -> np.ndarray:
 
 
 # Output rows are taken a block at a time, so that each block's columns (the im2col matrix,
-# kernel-size times larger than the input) stay in cache between being written and used.
-_BLOCK_BYTES = 1 << 23
+# kernel-size times larger than the input) stay in the core's own cache (L2, 2 MB on current
+# x86 cores) between being written and used: larger blocks spill and wait on memory, smaller
+# ones make the matrix products too narrow to run at full speed.
+_BLOCK_BYTES = 1 << 20
 
 
 def _blocks(geo: ConvGeometry, rows_bytes: int) -> list:
@@ -205,20 +223,44 @@ def _row_bytes(channels: int, geo: ConvGeometry, n: int, itemsize: int) -> int:
     return channels * math.prod(geo.kernel) * math.prod(geo.out[1:]) * n * itemsize
 
 
-def conv_array(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, xp: Any = None) -> np.ndarray:
-    """The convolution of `x` (N, C, *size) with `w` (O, C / groups, *kernel): (N, O, *out),
-    stored batch-last. `xp`: x already `padded`."""
+def conv_array(
+    x: np.ndarray, w: np.ndarray, geo: ConvGeometry, xp: Any = None, b: Any = None
+) -> np.ndarray:
+    """The convolution of `x` (N, C, *size) with `w` (O, C / groups, *kernel), plus `b` (O,)
+    if given: (N, O, *out), stored batch-last. `xp`: x already `padded`."""
     n, c = x.shape[:2]
     o, groups = w.shape[0], geo.groups
     view = windows(padded(x, geo) if xp is None else xp, geo)
     kernels = w.reshape(groups, o // groups, -1)
     out = np.empty((groups, o // groups) + geo.out + (n,), np.result_type(x, w))
+    bias = None if b is None else b.reshape(groups, o // groups, 1).astype(out.dtype, copy=False)
     for rows in _blocks(geo, _row_bytes(c, geo, n, x.itemsize)):
         cols = _columns(view, rows, geo)
         target = out[:, :, rows].reshape(groups, o // groups, -1)  # a view: rows are whole
         for k in range(groups):
             np.matmul(kernels[k], cols[k], out=target[k])
+        if bias is not None:  # while the block is still in cache
+            with _unbuffered(target):
+                target += bias
     return batch_first(out.reshape((o,) + geo.out + (n,)))
+
+
+@contextmanager
+def _unbuffered(a: np.ndarray) -> Iterator[None]:
+    """Within: numpy's ufuncs walk arrays strided like `a` without copying them through their
+    buffer. An in-place add over a block of rows of 1536 floats each, strided apart, runs 3-5
+    times slower with numpy's default buffer of 8192 elements, which it fills by gathering rows
+    and empties by scattering them back; a buffer no longer than one contiguous run of `a`
+    is never needed. The setting is numpy's per-context one, restored on exit."""
+    run, step = 1, a.itemsize
+    for size, stride in zip(reversed(a.shape), reversed(a.strides)):
+        if size > 1 and stride != step:
+            break
+        run, step = run * size, step * size
+    with np.errstate():
+        if 256 <= run < np.getbufsize():  # shorter runs gain nothing: too short to matter
+            np.setbufsize(run - run % 16)  # numpy takes multiples of 16
+        yield
 
 
 def conv_transpose_array(g: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
@@ -237,6 +279,7 @@ def conv_transpose_array(g: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.
         for k in range(groups):
             np.matmul(kernels_t[k], part[k], out=flat[k])
         flat = flat.reshape((c,) + kernel + (rows.stop - rows.start,) + out[1:] + (n,))
+        targets = []
         for position in np.ndindex(*kernel):  # col2im: one strided add per kernel position
             first = position[0] * dilation[0] + rows.start * stride[0]
             target = (slice(first, first + stride[0] * (rows.stop - rows.start - 1) + 1,
@@ -244,7 +287,10 @@ def conv_transpose_array(g: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.
                 slice(p * d, p * d + s * (m - 1) + 1, s)
                 for p, d, s, m in zip(position[1:], dilation[1:], stride[1:], out[1:])
             )  # fmt: skip
-            full[every + target] += flat[every + position]
+            targets.append((full[every + target], flat[every + position]))
+        with _unbuffered(targets[0][0]):
+            for target, part in targets:
+                target += part
     return batch_first(full[every + _inner(geo)])
 
 
@@ -274,14 +320,22 @@ def _name(kind: str, geo: ConvGeometry) -> str:
     return kind.format(len(geo.kernel))  # "conv{}d" -> "conv2d"
 
 
+class ConvContext(NamedTuple):
+    """What a convolution node keeps for its backward rule: the geometry, the padded input
+    (for the weight's gradient: no bigger than x, often x itself; None when w needs none) and
+    the operands (x, w[, b]), to see which need a gradient."""
+
+    geo: ConvGeometry
+    xp: Any
+    operands: tuple
+
+
 def _conv_node(x: Tensor, w: Tensor, b: Tensor | None, geo: ConvGeometry) -> Tensor:
     xp = padded(x.data, geo)
-    data = conv_array(x.data, w.data, geo, xp)
-    if b is not None:
-        data += b.data.reshape((-1,) + (1,) * len(geo.kernel))
+    data = conv_array(x.data, w.data, geo, xp, None if b is None else b.data)
     inputs = (x, w) if b is None else (x, w, b)
-    # the padded input is kept for the weight's gradient (no bigger than x, often x itself)
-    return _make(data, inputs, _name("conv{}d", geo), (geo, xp if w.requires_grad else None))
+    ctx = ConvContext(geo, xp if w.requires_grad else None, inputs)
+    return _make(data, inputs, _name("conv{}d", geo), ctx)
 
 
 def _transpose_node(g: Tensor, w: Tensor, b: Tensor | None, geo: ConvGeometry) -> Tensor:
@@ -327,20 +381,40 @@ def conv_weight_any(x: Any, g: Any, geo: ConvGeometry, xp: Any = None) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def conv_grad_input(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
+def conv_grad_input(g: Any, inputs: tuple, out: Any, ctx: ConvContext) -> Any:
     """d conv(x, w)/dx: conv_transpose(g, w), the kernel run back over the positions"""
-    return conv_transpose_any(g, inputs[1], ctx[0])
+    return conv_transpose_any(g, inputs[1], ctx.geo)
 
 
-def conv_grad_weight(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
+def conv_grad_weight(g: Any, inputs: tuple, out: Any, ctx: ConvContext) -> Any:
     """d conv(x, w)/dw: conv_weight(x, g) = g @ columns(x).T"""
-    geo, xp = ctx
-    return conv_weight_any(inputs[0], g, geo, xp)
+    return conv_weight_any(inputs[0], g, ctx.geo, ctx.xp)
 
 
-def conv_grad_bias(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
+def conv_grad_bias(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
     """d (conv(x, w) + b)/db: 1, g summed over the batch and every position"""
+    if not isinstance(g, Tensor) and batch_last(g).flags.c_contiguous:
+        return batch_last(g).reshape(g.shape[1], -1).sum(axis=1)  # one run per channel
     return g.sum(axis=(0, *range(2, g.ndim)))
+
+
+def conv_grads(g: Any, inputs: tuple, out: Any, ctx: ConvContext) -> list:
+    """The three rules above, for the operands that need a gradient, from one batch-last copy
+    of g: both products read g with the batch last, and a g given batch-first (as a user's
+    array is) would otherwise be transposed twice."""
+    x = ctx.operands[0]
+    if not isinstance(g, Tensor):
+        g = batch_first(np.ascontiguousarray(batch_last(g)))  # a no-op if it is so already
+    grads = [
+        rule(g, inputs, out, ctx) if operand.requires_grad else None
+        for rule, operand in zip((conv_grad_input, conv_grad_weight, conv_grad_bias),
+                                 ctx.operands)
+    ]  # fmt: skip
+    if grads[0] is not None and not isinstance(g, Tensor) and not x._prev:
+        # x's gradient stays as a leaf's .grad: stored the usual way (batch first) here, in
+        # blocks, as numpy's own copy of this transposed view would be several times slower
+        grads[0] = batch_first_copy(grads[0])
+    return grads
 
 
 def conv_transpose_grad_input(h: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
@@ -575,13 +649,12 @@ def conv_transpose2d(
                            output_padding, groups, dilation)  # fmt: skip
 
 
-_CONV = (conv_grad_input, conv_grad_weight, conv_grad_bias)
 _TRANSPOSE = (conv_transpose_grad_input, conv_transpose_grad_weight, conv_grad_bias)
 _WEIGHT = (conv_weight_grad_input, conv_weight_grad_output)
 
 RULES = {
-    "conv1d": _CONV,
-    "conv2d": _CONV,
+    "conv1d": conv_grads,
+    "conv2d": conv_grads,
     "conv_transpose1d": _TRANSPOSE,
     "conv_transpose2d": _TRANSPOSE,
     "conv1d_weight": _WEIGHT,  # made only by the rules above, in gradients of gradients
