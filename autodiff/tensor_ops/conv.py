@@ -149,10 +149,11 @@ def padded(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """x (N, C, *size) zero-padded and stored batch-last, (C, *padded, N), contiguous: every
     window then reads runs of whole rows times the batch (a view if x already is so)."""
     view = batch_last(x)
-    if view.flags.c_contiguous and not any(lo > 0 or hi > 0 for lo, hi in geo.padding):
+    pads = any(lo > 0 or hi > 0 for lo, hi in geo.padding)
+    if view.flags.c_contiguous and not pads:
         return view
     n, c = x.shape[:2]
-    full = np.zeros((c,) + geo.padded + (n,), x.dtype)
+    full = (np.zeros if pads else np.empty)((c,) + geo.padded + (n,), x.dtype)
     full[(slice(None),) + _inner(geo)] = view
     return full
 
