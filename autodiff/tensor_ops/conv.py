@@ -4,12 +4,12 @@ dilation, groups and bias.
 
 How they run (im2col): the input's windows, read with numpy's ``sliding_window_view`` (no
 copy), are laid out as the columns of a matrix, (channels * kernel, positions * batch), a block
-of output rows at a time (so the columns, kernel-size times larger than the input, stay in
-cache); each block of the convolution is then one matrix product with the weights,
-(out_channels, channels * kernel). Results are stored batch-last, (out_channels, *positions,
-batch), and returned as the view (batch, out_channels, *positions): the same values and shape
-as PyTorch's, while the next layer's windows and every backward product read memory in long
-contiguous runs.
+of output rows at a time (so the columns, kernel-size times larger than the input, are never
+all in memory at once); each block of the convolution is then one matrix product with the
+weights, (out_channels, channels * kernel). Results are stored batch-last, (out_channels,
+*positions, batch), and returned as the view (batch, out_channels, *positions): the same values
+and shape as PyTorch's, while the next layer's windows and every backward product read memory
+in long contiguous runs.
 
 Three linear maps serve each other's backward rules, so every gradient is again a convolution
 and gradients of gradients (``create_graph=True``) need nothing more:
@@ -18,6 +18,12 @@ and gradients of gradients (``create_graph=True``) need nothing more:
 - ``conv_transpose(g, w)``: its adjoint in x, d conv/dx: ``g @ w`` spread back over the
   windows each column came from (col2im: one strided add per kernel position);
 - ``conv_weight(x, g)``: its adjoint in w, d conv/dw: ``g @ columns(x).T``.
+
+A convolution node has one backward rule for all its operands (`conv_grads`), so that a g
+given batch-first (a user's array) is transposed once for both products, or not at all for a
+first layer (its input needs no gradient, and its weight's gradient is then taken image by
+image from g as it is, `conv_weight_by_image`). What these cost against PyTorch, stage by
+stage: ``benchmarks/bench_conv.py --part stages``.
 
 >>> import numpy as np
 >>> from autodiff import Tensor, conv2d
