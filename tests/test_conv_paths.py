@@ -136,3 +136,17 @@ def test_nan_in_a_first_layers_input_reaches_the_weights_it_meets() -> None:
     assert none is None
     np.testing.assert_array_equal(np.isnan(mine), np.isnan(want))
     assert np.isnan(mine[:, 0, 0, 0]).all() and not np.isnan(mine[:, 0, 1:, :]).any()
+
+
+def test_backward_runs_the_shared_rule_once_per_convolution(monkeypatch) -> None:
+    # the per-operand rules stay a tuple for drawings, but backward must call them as one
+    # (else g is transposed once per product, and a first layer never goes image by image)
+    calls = []
+    shared = conv.conv_grads
+    monkeypatch.setattr(conv, "conv_grads", lambda *a: calls.append(1) or shared(*a))
+    x = Tensor(np.ones((2, 3, 5, 5)), requires_grad=True)
+    w = Tensor(np.ones((4, 3, 3, 3)), requires_grad=True)
+    v = Tensor(np.ones((2, 4, 3, 3)), requires_grad=True)
+    ad.conv2d(ad.conv2d(x, w, padding=1).relu(), v).sum().backward()
+    assert len(calls) == 2  # one per convolution node
+    assert isinstance(ad.tensor.VJP_RULES["conv2d"], tuple)  # and one rule per operand

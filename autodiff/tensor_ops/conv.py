@@ -706,12 +706,23 @@ def conv_transpose2d(
                            output_padding, groups, dilation)  # fmt: skip
 
 
+class SharedRules(tuple):
+    """An op's per-operand rules, a tuple as every op's (drawings and the compiler read them
+    one by one), that backward calls as one rule: a rule table that is not exactly a tuple is
+    called once for all operands (see `Tensor._vjp`); here `conv_grads`, which shares their
+    work."""
+
+    def __call__(self, g: Any, inputs: tuple, out: Any, ctx: ConvContext) -> list:
+        return conv_grads(g, inputs, out, ctx)
+
+
+_CONV = SharedRules((conv_grad_input, conv_grad_weight, conv_grad_bias))
 _TRANSPOSE = (conv_transpose_grad_input, conv_transpose_grad_weight, conv_grad_bias)
 _WEIGHT = (conv_weight_grad_input, conv_weight_grad_output)
 
 RULES = {
-    "conv1d": conv_grads,
-    "conv2d": conv_grads,
+    "conv1d": _CONV,
+    "conv2d": _CONV,
     "conv_transpose1d": _TRANSPOSE,
     "conv_transpose2d": _TRANSPOSE,
     "conv1d_weight": _WEIGHT,  # made only by the rules above, in gradients of gradients
