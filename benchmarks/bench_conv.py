@@ -2,12 +2,18 @@
 
     python3 benchmarks/bench_conv.py                 # everything, 1 and 2 threads
     python3 benchmarks/bench_conv.py --quick         # fewer repeats and seeds
-    python3 benchmarks/bench_conv.py --part layers   # or: digits, norm
+    python3 benchmarks/bench_conv.py --part layers   # or: stages, digits, norm
 
 (a) ``layers``: one conv2d layer's forward and backward, float32: 64 single-channel 28x28
-    images through 16 3x3 filters (the image needs no gradient), and the second layer, 16 -> 32
-    channels on the first one's 26x26 output (its input needs one). The same arrays and
-    upstream gradient go to both engines, checked to agree first.
+    images through 16 3x3 filters (the image needs no gradient, in either engine: both compute
+    the gradients of the weight and the bias only), and the second layer, 16 -> 32 channels on
+    the first one's 26x26 output (its input needs one: both compute all three). The same
+    arrays (batch-first, as a user has them) and upstream gradient go to both engines, checked
+    to agree first.
+(a') ``stages``: where (a)'s time goes: each stage of ours alone (layout copies, columns,
+    products, col2im adds) and each matrix product alone with its GFLOP/s, against PyTorch's
+    forward and forward-and-backward; the least time of the repeats, each stage on its own
+    (so warmer caches than in (a), where the stages follow each other).
 (b) ``digits``: a CNN (Conv2d 1->32 3x3 pad 1, ReLU, MaxPool 2, Conv2d 32->64, ReLU, MaxPool 2,
     Linear 256->10) trained on the 8x8 digits with Adam (lr 1e-3), batch 32, 20 epochs, a
     stratified 75/25 split: the plain loop (forward, loss, zero_grad, backward, step) in each
