@@ -450,9 +450,10 @@ def conv_grad_bias(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 
 
 def conv_grads(g: Any, inputs: tuple, out: Any, ctx: ConvContext) -> list:
-    """The three rules above, for the operands that need a gradient, from one batch-last copy
-    of g: both products read g with the batch last, and a g given batch-first (as a user's
-    array is) would otherwise be transposed twice."""
+    """d (conv(x, w) + b)/d(x, w, b): the three rules above at once, for the operands that
+    need a gradient. Both products read g with the batch last: a g given batch-first (as a
+    user's array is) is copied so once, not once per product, and not at all when only w and
+    b need it and the columns are few (a first layer: `conv_weight_by_image`)."""
     x, w = ctx.operands[:2]
     rules = (conv_grad_input, conv_grad_weight, conv_grad_bias)
     if isinstance(g, Tensor):  # create_graph: the rules as ops
