@@ -2,12 +2,18 @@
 
     python3 benchmarks/bench_conv.py                 # everything, 1 and 2 threads
     python3 benchmarks/bench_conv.py --quick         # fewer repeats and seeds
-    python3 benchmarks/bench_conv.py --part layers   # or: digits, norm
+    python3 benchmarks/bench_conv.py --part layers   # or: stages, digits, norm
 
 (a) ``layers``: one conv2d layer's forward and backward, float32: 64 single-channel 28x28
-    images through 16 3x3 filters (the image needs no gradient), and the second layer, 16 -> 32
-    channels on the first one's 26x26 output (its input needs one). The same arrays and
-    upstream gradient go to both engines, checked to agree first.
+    images through 16 3x3 filters (the image needs no gradient, in either engine: both compute
+    the gradients of the weight and the bias only), and the second layer, 16 -> 32 channels on
+    the first one's 26x26 output (its input needs one: both compute all three). The same
+    arrays (batch-first, as a user has them) and upstream gradient go to both engines, checked
+    to agree first.
+(a') ``stages``: where (a)'s time goes: each stage of ours alone (layout copies, columns,
+    products, col2im adds) and each matrix product alone with its GFLOP/s, against PyTorch's
+    forward and forward-and-backward; the least time of the repeats, each stage on its own
+    (so warmer caches than in (a), where the stages follow each other).
 (b) ``digits``: a CNN (Conv2d 1->32 3x3 pad 1, ReLU, MaxPool 2, Conv2d 32->64, ReLU, MaxPool 2,
     Linear 256->10) trained on the 8x8 digits with Adam (lr 1e-3), batch 32, 20 epochs, a
     stratified 75/25 split: the plain loop (forward, loss, zero_grad, backward, step) in each
@@ -126,6 +132,87 @@ def bench_layers(threads: int, repeats: int, report: list) -> None:
         print(report[-1], flush=True)
 
 
+def fastest(fn: Callable, repeats: int) -> float:
+    """The least time (ms) of `repeats` calls: the cost of `fn` itself, without the noise of
+    a shared machine (a breakdown's parts are each timed alone)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * min(times)
+
+
+def bench_stages(threads: int, repeats: int, report: list) -> None:
+    """Where the time of each layer goes: each stage of ours alone, and the three matrix
+    products alone on the whole batch (with their GFLOP/s), against PyTorch's forward and
+    forward-and-backward (their GFLOP/s: the same products' flops)."""
+    for problem in layer_problems(np.random.default_rng(0)):
+        for label, ms, flops in layer_stages(*problem, repeats):
+            rate = f" ({flops / ms / 1e6:.0f} GFLOP/s)" if flops else ""
+            report.append(f"| {problem[0]} | {threads} | {label} | {ms:.2f}{rate} |")
+            print(report[-1], flush=True)
+
+
+def layer_stages(name, inp, w, b, g, grad_input, repeats: int) -> list:
+    """(stage, least ms, flops or 0) for one layer problem, ours then PyTorch's."""
+    from autodiff.tensor_ops import conv as C
+
+    geo = C.ConvGeometry(inp.shape[2:], w.shape[2:], (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    o, k = w.shape[0], w[0].size
+    flops = 2 * o * k * (g.size // o)  # one product's: g.size // o columns
+    xp = C.padded(inp, geo)
+    view = C.windows(xp, geo)
+    cols = np.ascontiguousarray(view)
+    gl = C.batch_first(np.ascontiguousarray(C.batch_last(g)))
+    g2, w2, c2 = C.batch_last(gl).reshape(o, -1), w.reshape(o, k), cols.reshape(k, -1)
+    # the products write into arrays made once, as the blocks in conv.py write into theirs
+    into_out, into_cols = np.empty((o, c2.shape[1]), np.float32), np.empty_like(c2)
+    stages = [
+        ("ours: input to batch-last", lambda: C.padded(inp, geo), 0),
+        ("ours: forward (columns, product, bias)", lambda: C.conv_array(inp, w, geo, xp, b), 0),
+        ("ours:   columns alone (im2col copy)", lambda: np.copyto(cols, view), 0),
+        ("ours:   product W @ columns alone", lambda: np.matmul(w2, c2, out=into_out), flops),
+        ("ours: backward's copy of the given g", lambda: np.array(g), 0),
+        ("ours: bias gradient", lambda: C.conv_grad_bias(gl, None, None, None), 0),
+    ]
+    if grad_input:
+        stages += [
+            ("ours: g to batch-last", lambda: np.ascontiguousarray(C.batch_last(g)), 0),
+            ("ours: weight gradient (columns, product)",
+             lambda: C.conv_weight_array(inp, gl, geo, xp), 0),
+            ("ours:   product columns @ g.T alone", lambda: c2 @ g2.T, flops),
+            ("ours: input gradient (product, col2im adds)",
+             lambda: C.conv_transpose_array(gl, w, geo), 0),
+            ("ours:   product W.T @ g alone", lambda: np.matmul(w2.T, g2, out=into_cols),
+             flops),
+            ("ours: input gradient to batch-first",
+             lambda: C.batch_first_copy(C.conv_transpose_array(gl, w, geo)), 0),
+        ]  # fmt: skip
+    else:
+        stages += [
+            ("ours: weight gradient, image by image", lambda: C.conv_weight_by_image(inp, g, geo),
+             flops),
+            ("ours:   (instead: g to batch-last, one product)",
+             lambda: C.conv_weight_array(inp, C.batch_first(np.ascontiguousarray(
+                 C.batch_last(g))), geo, xp), flops),
+        ]  # fmt: skip
+    tx = torch.tensor(inp, requires_grad=grad_input)
+    tw, tb, tg = (torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True),
+                  torch.tensor(g))  # fmt: skip
+
+    def both():
+        tx.grad = tw.grad = tb.grad = None
+        torch.nn.functional.conv2d(tx, tw, tb).backward(tg)
+
+    stages += [
+        ("PyTorch: forward", lambda: torch.nn.functional.conv2d(tx, tw, tb), flops),
+        ("PyTorch: forward and backward", both, (3 if grad_input else 2) * flops),
+    ]
+    return [(label, fastest(fn, repeats), work) for label, fn, work in stages]
+
+
 # ------------------------------------------------------------------------------------------
 # (b) the digits CNN
 # ------------------------------------------------------------------------------------------
@@ -240,7 +327,8 @@ def bench_norm(threads: int, repeats: int, report: list) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and seeds")
-    parser.add_argument("--part", choices=["layers", "digits", "norm", "all"], default="all")
+    parser.add_argument("--part", choices=["layers", "stages", "digits", "norm", "all"],
+                        default="all")  # fmt: skip
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seeds", type=int, default=None, help="digits: seeds per thread count")
     args = parser.parse_args()
@@ -253,11 +341,14 @@ def main() -> None:
 
         digits_data(0)  # loads scikit-learn's own BLAS now, so the thread limits reach it
     report: list = []
+    stages: list = []
     for threads in args.threads:
         with threadpool_limits(threads):
             torch.set_num_threads(threads)
             if args.part in ("layers", "all"):
                 bench_layers(threads, repeats, report)
+            if args.part == "stages":
+                bench_stages(threads, repeats, stages)
             if args.part in ("norm", "all"):
                 bench_norm(threads, repeats, report)
             if args.part in ("digits", "all"):
@@ -269,6 +360,10 @@ def main() -> None:
         print("\n| problem | threads | ratio (median, IQR) | ours (ms) | other (ms) |")
         print("|---|---|---|---|---|")
         print("\n".join(layers))
+    if stages:
+        print("\n| problem | threads | stage (each alone, least of the repeats) | ms |")
+        print("|---|---|---|---|")
+        print("\n".join(stages))
     if digits:
         print("\n| training | threads | ours / PyTorch (median, IQR) | ours | PyTorch "
               "| ours: test accuracy | PyTorch: test accuracy |")  # fmt: skip

@@ -4,12 +4,12 @@ dilation, groups and bias.
 
 How they run (im2col): the input's windows, read with numpy's ``sliding_window_view`` (no
 copy), are laid out as the columns of a matrix, (channels * kernel, positions * batch), a block
-of output rows at a time (so the columns, kernel-size times larger than the input, stay in
-cache); each block of the convolution is then one matrix product with the weights,
-(out_channels, channels * kernel). Results are stored batch-last, (out_channels, *positions,
-batch), and returned as the view (batch, out_channels, *positions): the same values and shape
-as PyTorch's, while the next layer's windows and every backward product read memory in long
-contiguous runs.
+of output rows at a time (so the columns, kernel-size times larger than the input, are never
+all in memory at once); each block of the convolution is then one matrix product with the
+weights, (out_channels, channels * kernel). Results are stored batch-last, (out_channels,
+*positions, batch), and returned as the view (batch, out_channels, *positions): the same values
+and shape as PyTorch's, while the next layer's windows and every backward product read memory
+in long contiguous runs.
 
 Three linear maps serve each other's backward rules, so every gradient is again a convolution
 and gradients of gradients (``create_graph=True``) need nothing more:
@@ -18,6 +18,12 @@ and gradients of gradients (``create_graph=True``) need nothing more:
 - ``conv_transpose(g, w)``: its adjoint in x, d conv/dx: ``g @ w`` spread back over the
   windows each column came from (col2im: one strided add per kernel position);
 - ``conv_weight(x, g)``: its adjoint in w, d conv/dw: ``g @ columns(x).T``.
+
+A convolution node has one backward rule for all its operands (`conv_grads`), so that a g
+given batch-first (a user's array) is transposed once for both products, or not at all for a
+first layer (its input needs no gradient, and its weight's gradient is then taken image by
+image from g as it is, `conv_weight_by_image`). What these cost against PyTorch, stage by
+stage: ``benchmarks/bench_conv.py --part stages``.
 
 >>> import numpy as np
 >>> from autodiff import Tensor, conv2d
@@ -37,6 +43,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -116,6 +124,20 @@ def batch_first(a: np.ndarray) -> np.ndarray:
     return a.transpose(a.ndim - 1, *range(a.ndim - 1))
 
 
+def batch_first_copy(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of `a` (batch, ...) stored batch-last. numpy copies such a
+    transposed view element by element with a stride of the batch between them; a block of
+    positions at a time, each block read contiguously, is several times faster."""
+    positions = math.prod(a.shape[1:])
+    rows = np.ascontiguousarray(batch_last(a)).reshape(positions, a.shape[0])
+    out = np.empty(a.shape, a.dtype)
+    flat = out.reshape(a.shape[0], positions)
+    step = max(1, (1 << 15) // max(a.shape[0] * a.itemsize, 1))  # a block of 32 KB: it stays in L1
+    for start in range(0, positions, step):
+        flat[:, start : start + step] = rows[start : start + step].T
+    return out
+
+
 def empty_like_layout(shape: tuple, like: np.ndarray, dtype: Any = None) -> np.ndarray:
     """An empty array of `shape` whose axes lie in memory in the order of `like`'s (same
     ndim): mixing layouts would make every elementwise op that meets both crawl."""
@@ -133,10 +155,11 @@ def padded(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """x (N, C, *size) zero-padded and stored batch-last, (C, *padded, N), contiguous: every
     window then reads runs of whole rows times the batch (a view if x already is so)."""
     view = batch_last(x)
-    if view.flags.c_contiguous and not any(lo > 0 or hi > 0 for lo, hi in geo.padding):
+    pads = any(lo > 0 or hi > 0 for lo, hi in geo.padding)
+    if view.flags.c_contiguous and not pads:
         return view
     n, c = x.shape[:2]
-    full = np.zeros((c,) + geo.padded + (n,), x.dtype)
+    full = (np.zeros if pads else np.empty)((c,) + geo.padded + (n,), x.dtype)
     full[(slice(None),) + _inner(geo)] = view
     return full
 
@@ -153,8 +176,10 @@ def windows(xp: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     return view.transpose(0, *range(2 + dims, 2 + 2 * dims), *range(1, 2 + dims))
 
 
-# Output rows are taken a block at a time, so that each block's columns (the im2col matrix,
-# kernel-size times larger than the input) stay in cache between being written and used.
+# Output rows are taken a block at a time, so that the columns (the im2col matrix, kernel-size
+# times larger than the input) are never all in memory at once. A block of 8 MB is measured
+# to be faster than one that fits the core's L2 cache (2 MB): OpenBLAS copies its operands
+# into its own cache-sized panels anyway, and a wider product amortises that better.
 _BLOCK_BYTES = 1 << 23
 
 
@@ -205,20 +230,44 @@ def _row_bytes(channels: int, geo: ConvGeometry, n: int, itemsize: int) -> int:
     return channels * math.prod(geo.kernel) * math.prod(geo.out[1:]) * n * itemsize
 
 
-def conv_array(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, xp: Any = None) -> np.ndarray:
-    """The convolution of `x` (N, C, *size) with `w` (O, C / groups, *kernel): (N, O, *out),
-    stored batch-last. `xp`: x already `padded`."""
+def conv_array(
+    x: np.ndarray, w: np.ndarray, geo: ConvGeometry, xp: Any = None, b: Any = None
+) -> np.ndarray:
+    """The convolution of `x` (N, C, *size) with `w` (O, C / groups, *kernel), plus `b` (O,)
+    if given: (N, O, *out), stored batch-last. `xp`: x already `padded`."""
     n, c = x.shape[:2]
     o, groups = w.shape[0], geo.groups
     view = windows(padded(x, geo) if xp is None else xp, geo)
     kernels = w.reshape(groups, o // groups, -1)
     out = np.empty((groups, o // groups) + geo.out + (n,), np.result_type(x, w))
+    bias = None if b is None else b.reshape(groups, o // groups, 1).astype(out.dtype, copy=False)
     for rows in _blocks(geo, _row_bytes(c, geo, n, x.itemsize)):
         cols = _columns(view, rows, geo)
         target = out[:, :, rows].reshape(groups, o // groups, -1)  # a view: rows are whole
         for k in range(groups):
             np.matmul(kernels[k], cols[k], out=target[k])
+        if bias is not None:  # while the block is still in cache
+            with _unbuffered(target):
+                target += bias
     return batch_first(out.reshape((o,) + geo.out + (n,)))
+
+
+@contextmanager
+def _unbuffered(a: np.ndarray) -> Iterator[None]:
+    """Within: numpy's ufuncs walk arrays strided like `a` without copying them through their
+    buffer. An in-place add over a block of rows of 1536 floats each, strided apart, runs 3-5
+    times slower with numpy's default buffer of 8192 elements, which it fills by gathering rows
+    and empties by scattering them back; a buffer no longer than one contiguous run of `a`
+    is never needed. The setting is numpy's per-context one, restored on exit."""
+    run, step = 1, a.itemsize
+    for size, stride in zip(reversed(a.shape), reversed(a.strides)):
+        if size > 1 and stride != step:
+            break
+        run, step = run * size, step * size
+    with np.errstate():
+        if 256 <= run < np.getbufsize():  # shorter runs gain nothing: too short to matter
+            np.setbufsize(run - run % 16)  # numpy takes multiples of 16
+        yield
 
 
 def conv_transpose_array(g: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
@@ -237,6 +286,7 @@ def conv_transpose_array(g: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.
         for k in range(groups):
             np.matmul(kernels_t[k], part[k], out=flat[k])
         flat = flat.reshape((c,) + kernel + (rows.stop - rows.start,) + out[1:] + (n,))
+        targets = []
         for position in np.ndindex(*kernel):  # col2im: one strided add per kernel position
             first = position[0] * dilation[0] + rows.start * stride[0]
             target = (slice(first, first + stride[0] * (rows.stop - rows.start - 1) + 1,
@@ -244,7 +294,10 @@ def conv_transpose_array(g: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.
                 slice(p * d, p * d + s * (m - 1) + 1, s)
                 for p, d, s, m in zip(position[1:], dilation[1:], stride[1:], out[1:])
             )  # fmt: skip
-            full[every + target] += flat[every + position]
+            targets.append((full[every + target], flat[every + position]))
+        with _unbuffered(targets[0][0]):
+            for target, part in targets:
+                target += part
     return batch_first(full[every + _inner(geo)])
 
 
@@ -265,6 +318,50 @@ def conv_weight_array(x: np.ndarray, g: np.ndarray, geo: ConvGeometry, xp: Any =
     return total.transpose(0, 2, 1).reshape((o, c // groups) + geo.kernel)
 
 
+# Below this many rows of columns (C / groups * kernel), the weight's gradient from a g stored
+# batch-first (a user's array) is taken image by image: the products are thin, but they read
+# g as it is, where one wide product needs g transposed to batch-last first, which costs more
+# than the product itself for a first layer (measured: 64 images of 1 x 28 x 28, 16 3 x 3
+# filters: 0.3 ms against 1.0; the two meet near 72 rows).
+_BY_IMAGE_ROWS = 64
+
+
+def _by_image(x: np.ndarray, g: np.ndarray, geo: ConvGeometry) -> bool:
+    """Whether `conv_weight_by_image` is the faster way to the weight's gradient."""
+    rows = x.shape[1] // geo.groups * math.prod(geo.kernel)
+    return rows <= _BY_IMAGE_ROWS and x.flags.c_contiguous and g.flags.c_contiguous
+
+
+def conv_weight_by_image(x: np.ndarray, g: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """`conv_weight_array` for x and g stored batch-first: the sum over the images of g[n]
+    (O, positions) @ columns(x[n]).T, a block of images at a time."""
+    n, c = x.shape[:2]
+    o, groups, dims = g.shape[1], geo.groups, len(geo.kernel)
+    xb = x
+    if any(lo > 0 or hi > 0 for lo, hi in geo.padding):
+        xb = np.zeros((n, c) + geo.padded, x.dtype)
+        xb[(slice(None), slice(None)) + _inner(geo)] = x
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(geo.kernel, geo.dilation))
+    view = sliding_window_view(xb, spans, axis=tuple(range(2, 2 + dims)))
+    step = tuple(slice(None, s * (m - 1) + 1, s) for s, m in zip(geo.stride, geo.out))
+    spread = tuple(slice(None, None, d) for d in geo.dilation)
+    view = view[(slice(None), slice(None)) + step + spread]  # (N, C, *out, *kernel)
+    view = view.transpose(0, 1, *range(2 + dims, 2 + 2 * dims), *range(2, 2 + dims))
+    per_group, positions = c // groups * math.prod(geo.kernel), math.prod(geo.out)
+    grads = g.reshape(n, groups, o // groups, positions)
+    total = np.zeros((groups, o // groups, per_group), np.result_type(x, g))
+    images = max(1, _BLOCK_BYTES // max(c * math.prod(geo.kernel) * positions * x.itemsize, 1))
+    for first in range(0, n, images):
+        block = view[first : first + images]
+        cols = _scratch(block.shape, block.dtype)
+        np.copyto(cols, block)
+        cols = cols.reshape(block.shape[0], groups, per_group, positions)
+        for k in range(groups):
+            products = np.matmul(grads[first : first + images, k], cols[:, k].transpose(0, 2, 1))
+            total[k] += products.sum(axis=0)
+    return total.reshape((o, c // groups) + geo.kernel)
+
+
 # --------------------------------------------------------------------------------------------
 # The three maps as ops (graph nodes), and dispatch for the rules
 # --------------------------------------------------------------------------------------------
@@ -274,14 +371,22 @@ def _name(kind: str, geo: ConvGeometry) -> str:
     return kind.format(len(geo.kernel))  # "conv{}d" -> "conv2d"
 
 
+class ConvContext(NamedTuple):
+    """What a convolution node keeps for its backward rule: the geometry, the padded input
+    (for the weight's gradient: no bigger than x, often x itself; None when w needs none) and
+    the operands (x, w[, b]), to see which need a gradient."""
+
+    geo: ConvGeometry
+    xp: Any
+    operands: tuple
+
+
 def _conv_node(x: Tensor, w: Tensor, b: Tensor | None, geo: ConvGeometry) -> Tensor:
     xp = padded(x.data, geo)
-    data = conv_array(x.data, w.data, geo, xp)
-    if b is not None:
-        data += b.data.reshape((-1,) + (1,) * len(geo.kernel))
+    data = conv_array(x.data, w.data, geo, xp, None if b is None else b.data)
     inputs = (x, w) if b is None else (x, w, b)
-    # the padded input is kept for the weight's gradient (no bigger than x, often x itself)
-    return _make(data, inputs, _name("conv{}d", geo), (geo, xp if w.requires_grad else None))
+    ctx = ConvContext(geo, xp if w.requires_grad else None, inputs)
+    return _make(data, inputs, _name("conv{}d", geo), ctx)
 
 
 def _transpose_node(g: Tensor, w: Tensor, b: Tensor | None, geo: ConvGeometry) -> Tensor:
@@ -327,20 +432,47 @@ def conv_weight_any(x: Any, g: Any, geo: ConvGeometry, xp: Any = None) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def conv_grad_input(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
+def conv_grad_input(g: Any, inputs: tuple, out: Any, ctx: ConvContext) -> Any:
     """d conv(x, w)/dx: conv_transpose(g, w), the kernel run back over the positions"""
-    return conv_transpose_any(g, inputs[1], ctx[0])
+    return conv_transpose_any(g, inputs[1], ctx.geo)
 
 
-def conv_grad_weight(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
+def conv_grad_weight(g: Any, inputs: tuple, out: Any, ctx: ConvContext) -> Any:
     """d conv(x, w)/dw: conv_weight(x, g) = g @ columns(x).T"""
-    geo, xp = ctx
-    return conv_weight_any(inputs[0], g, geo, xp)
+    return conv_weight_any(inputs[0], g, ctx.geo, ctx.xp)
 
 
-def conv_grad_bias(g: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
+def conv_grad_bias(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
     """d (conv(x, w) + b)/db: 1, g summed over the batch and every position"""
+    if not isinstance(g, Tensor) and batch_last(g).flags.c_contiguous:
+        return batch_last(g).reshape(g.shape[1], -1).sum(axis=1)  # one run per channel
     return g.sum(axis=(0, *range(2, g.ndim)))
+
+
+def conv_grads(g: Any, inputs: tuple, out: Any, ctx: ConvContext) -> list:
+    """d (conv(x, w) + b)/d(x, w, b): the three rules above at once, for the operands that
+    need a gradient. Both products read g with the batch last: a g given batch-first (as a
+    user's array is) is copied so once, not once per product, and not at all when only w and
+    b need it and the columns are few (a first layer: `conv_weight_by_image`)."""
+    x, w = ctx.operands[:2]
+    rules = (conv_grad_input, conv_grad_weight, conv_grad_bias)
+    if isinstance(g, Tensor):  # create_graph: the rules as ops
+        return [rule(g, inputs, out, ctx) if operand.requires_grad else None
+                for rule, operand in zip(rules, ctx.operands)]  # fmt: skip
+    if not x.requires_grad and _by_image(inputs[0], g, ctx.geo):
+        # a first layer given a batch-first g: only w and b need it, read as it is
+        dw = conv_weight_by_image(inputs[0], g, ctx.geo) if w.requires_grad else None
+        db = [conv_grad_bias(g, inputs, out, ctx) if b.requires_grad else None
+              for b in ctx.operands[2:]]  # fmt: skip
+        return [None, dw, *db]
+    g = batch_first(np.ascontiguousarray(batch_last(g)))  # a no-op if it is so already
+    grads = [rule(g, inputs, out, ctx) if operand.requires_grad else None
+             for rule, operand in zip(rules, ctx.operands)]  # fmt: skip
+    if grads[0] is not None and not x._prev:
+        # x's gradient stays as a leaf's .grad: stored the usual way (batch first) here, in
+        # blocks, as numpy's own copy of this transposed view would be several times slower
+        grads[0] = batch_first_copy(grads[0])
+    return grads
 
 
 def conv_transpose_grad_input(h: Any, inputs: tuple, out: Any, ctx: tuple) -> Any:
@@ -575,7 +707,17 @@ def conv_transpose2d(
                            output_padding, groups, dilation)  # fmt: skip
 
 
-_CONV = (conv_grad_input, conv_grad_weight, conv_grad_bias)
+class SharedRules(tuple):
+    """An op's per-operand rules, a tuple as every op's (drawings and the compiler read them
+    one by one), that backward calls as one rule: a rule table that is not exactly a tuple is
+    called once for all operands (see `Tensor._vjp`); here `conv_grads`, which shares their
+    work."""
+
+    def __call__(self, g: Any, inputs: tuple, out: Any, ctx: ConvContext) -> list:
+        return conv_grads(g, inputs, out, ctx)
+
+
+_CONV = SharedRules((conv_grad_input, conv_grad_weight, conv_grad_bias))
 _TRANSPOSE = (conv_transpose_grad_input, conv_transpose_grad_weight, conv_grad_bias)
 _WEIGHT = (conv_weight_grad_input, conv_weight_grad_output)
 
