@@ -26,7 +26,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from autodiff.graph import backpropagate, enable_grad, grad_enabled
+from autodiff.graph import (
+    _GRAD_ENABLED,
+    backpropagate,
+    enable_grad,
+    grad_enabled,
+    topological_order,
+)
 
 _ndarray = np.ndarray
 _asarray = np.asarray
@@ -107,6 +113,31 @@ def _cache_ones(key: tuple, ones: np.ndarray) -> None:
 _clock = 0
 _clock_lock = threading.Lock()
 _clock_acquire, _clock_release = _clock_lock.acquire, _clock_lock.release
+
+
+def changed_in_place(tensors: Sequence[Tensor]) -> None:
+    """Tell the version check that the arrays of `tensors` were changed in place, as
+    ``t.data -= update`` tells it for one tensor: one tick of the change clock for them all.
+
+    For optimizers, which update every parameter's array in place in one step (one lock for
+    all of them instead of one per ``.data =``). A graph recorded before the change then
+    refuses to backpropagate, as after any ``.data =``.
+
+    >>> import numpy as np
+    >>> w = Tensor([1.0, 2.0], requires_grad=True)
+    >>> loss = (w * w).sum()
+    >>> w.data[...] -= 0.1         # in place: the version check does not see it...
+    >>> changed_in_place([w])      # ...until it is told
+    >>> loss.backward()
+    Traceback (most recent call last):
+    ...
+    RuntimeError: backward through op '*': the .data of the tensor of shape (2,) ...
+    """
+    global _clock
+    with _clock_lock:
+        _clock += 1
+        for t in tensors:
+            t._version = _clock
 
 
 def _real_array(value: Any) -> np.ndarray:
@@ -306,10 +337,9 @@ class Tensor:
 
     # --- graph --------------------------------------------------------------------------
 
-    @staticmethod
-    def _follow(node: Tensor) -> bool:
-        """Whether backward walks into `node`: only tensors that need a gradient."""
-        return node.requires_grad
+    # Whether backward walks into a node: only tensors that need a gradient. (`_follow(node)`
+    # is ``node.requires_grad``; an attrgetter runs in C, and the walk calls it on every edge.)
+    _follow = staticmethod(attrgetter("requires_grad"))
 
     @property
     def is_leaf(self) -> bool:
@@ -393,7 +423,10 @@ class Tensor:
                 seed = Tensor(seed)
         if retain_graph is None:
             retain_graph = create_graph
-        order, _ = backpropagate(self, seed, create_graph=create_graph, follow=Tensor._follow)
+        if create_graph:
+            order, _ = backpropagate(self, seed, create_graph=True, follow=Tensor._follow)
+        else:
+            order = _backpropagate_arrays(self, seed)
         if not retain_graph:
             for node in order:
                 if node._prev:
@@ -605,6 +638,95 @@ def _own(grad: Any, kept: set) -> Any:
 
 def _fit(grad: Any, shape: tuple) -> Any:
     return grad if grad.shape == shape else _unbroadcast(grad, shape)
+
+
+def _backpropagate_arrays(root: Tensor, seed: np.ndarray) -> list:
+    """`autodiff.graph.backpropagate` for a plain ``backward()`` (ndarray gradients, kept in
+    ``.grad``), written for speed: the same numbers to the bit. Returns the op nodes in
+    topological order.
+
+    `backpropagate` states the chain rule for every kind of node; a training step is a graph of
+    a dozen tensor nodes, whose per-node method calls and lists would cost as much as the numpy
+    work of small layers. So, with the same walk, the same rules called in the same order and
+    the same sums:
+
+    - the walk (`graph.topological_order`'s) orders only the op nodes: a leaf needs no place in
+      the order, since its gradient is complete once every op is done (half the nodes of an
+      MLP's graph are its parameters);
+    - each op's rules run in this loop (``Tensor._vjp`` written out), their gradients going
+      straight into `pending`;
+    - what is left in `pending` at the end is the leaves' gradients, kept by ``_store_grad``.
+    """
+    # The depth-first walk of `topological_order`, following inputs that require grad (as
+    # `Tensor._follow`) and emitting op nodes only.
+    order: list[Tensor] = []
+    if root._prev:
+        visited = {root}
+        stack = [(root, iter(root._prev))]
+        push, pop, emit, mark = stack.append, stack.pop, order.append, visited.add
+        while stack:
+            node, inputs = stack[-1]
+            for parent in inputs:
+                if parent._prev and parent.requires_grad and parent not in visited:
+                    mark(parent)
+                    push((parent, iter(parent._prev)))
+                    break
+            else:
+                pop()
+                emit(node)
+    pending: dict[Tensor, Any] = {root: seed}
+    take = pending.pop
+    kept: set[int] = set()  # see `backpropagate`: no two nodes' .grad are ever one array
+    token = _GRAD_ENABLED.set(False)  # a rule (a Function's vjp) may use Tensor ops
+    try:
+        for node in reversed(order):
+            grad = take(node, None)
+            if grad is None:  # every path to this node carried no gradient
+                continue
+            if node._keep_grad:
+                node._store_grad(grad, kept)
+            rules = VJP_RULES.get(node._op)
+            ctx = node._ctx
+            if rules is None or ctx is RELEASED:
+                node._no_rules()
+            if _clock > node._recorded:  # some tensor's .data changed since this op ran
+                node._check_unchanged()
+            inputs = node._prev
+            arrays = [p._data for p in inputs]
+            if type(rules) is tuple:
+                out = node._data
+                for parent, rule in zip(inputs, rules):
+                    if not parent.requires_grad:
+                        continue
+                    g = rule(grad, arrays, out, ctx)
+                    shape = parent._data.shape
+                    if g.shape != shape:
+                        g = _unbroadcast(g, shape)
+                    # never `+=`: a rule may hand the same array to several inputs
+                    pending[parent] = pending[parent] + g if parent in pending else g
+            else:
+                for parent, g in zip(inputs, rules(grad, arrays, node._data, ctx)):
+                    if g is None or not parent.requires_grad:
+                        continue
+                    g = _fit(g, parent._data.shape)
+                    pending[parent] = pending[parent] + g if parent in pending else g
+        for leaf, grad in pending.items():
+            if (
+                leaf.grad is None
+                and type(grad) is _ndarray
+                and grad.base is None
+                and grad.dtype is leaf._data.dtype
+                and id(grad) not in kept
+            ):
+                # `_store_grad`'s commonest case (a parameter's first gradient, a fresh array
+                # of its dtype that no other node keeps), written out: kept as it is
+                kept.add(id(grad))
+                leaf.grad = grad
+            else:
+                leaf._store_grad(grad, kept)
+    finally:
+        _GRAD_ENABLED.reset(token)
+    return order
 
 
 # --------------------------------------------------------------------------------------------
