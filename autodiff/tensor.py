@@ -423,10 +423,10 @@ class Tensor:
                 seed = Tensor(seed)
         if retain_graph is None:
             retain_graph = create_graph
-        if create_graph:
-            order, _ = backpropagate(self, seed, create_graph=True, follow=Tensor._follow)
-        else:
-            order = _backpropagate_arrays(self, seed)
+        if not create_graph:
+            _backpropagate_arrays(self, seed, release=not retain_graph)
+            return
+        order, _ = backpropagate(self, seed, create_graph=True, follow=Tensor._follow)
         if not retain_graph:
             for node in order:
                 if node._prev:
@@ -640,10 +640,10 @@ def _fit(grad: Any, shape: tuple) -> Any:
     return grad if grad.shape == shape else _unbroadcast(grad, shape)
 
 
-def _backpropagate_arrays(root: Tensor, seed: np.ndarray) -> list:
+def _backpropagate_arrays(root: Tensor, seed: np.ndarray, release: bool) -> None:
     """`autodiff.graph.backpropagate` for a plain ``backward()`` (ndarray gradients, kept in
-    ``.grad``), written for speed: the same numbers to the bit. Returns the op nodes in
-    topological order.
+    ``.grad``), written for speed: the same numbers to the bit. With `release`, each op's saved
+    values are released as it is passed (see ``retain_graph``).
 
     `backpropagate` states the chain rule for every kind of node; a training step is a graph of
     a dozen tensor nodes, whose per-node method calls and lists would cost as much as the numpy
@@ -680,13 +680,15 @@ def _backpropagate_arrays(root: Tensor, seed: np.ndarray) -> list:
     token = _GRAD_ENABLED.set(False)  # a rule (a Function's vjp) may use Tensor ops
     try:
         for node in reversed(order):
+            ctx = node._ctx
+            if release:
+                node._ctx = RELEASED
             grad = take(node, None)
             if grad is None:  # every path to this node carried no gradient
                 continue
             if node._keep_grad:
                 node._store_grad(grad, kept)
             rules = VJP_RULES.get(node._op)
-            ctx = node._ctx
             if rules is None or ctx is RELEASED:
                 node._no_rules()
             if _clock > node._recorded:  # some tensor's .data changed since this op ran
@@ -726,7 +728,6 @@ def _backpropagate_arrays(root: Tensor, seed: np.ndarray) -> list:
                 leaf._store_grad(grad, kept)
     finally:
         _GRAD_ENABLED.reset(token)
-    return order
 
 
 # --------------------------------------------------------------------------------------------
