@@ -439,11 +439,12 @@ class Tensor:
     def _rules(self) -> tuple | Callable:
         rules = VJP_RULES.get(self._op)
         if rules is None or self._ctx is RELEASED:
-            self._no_rules()
+            self._no_rules(self._ctx is RELEASED)
         return rules
 
-    def _no_rules(self) -> None:
-        if self._ctx is RELEASED:
+    def _no_rules(self, released: bool) -> None:
+        """Raise why this node cannot backpropagate: its values were released, or no rule."""
+        if released:
             raise RuntimeError(
                 f"backward through op {self._op!r} a second time: its saved values were released "
                 "by the first backward; pass retain_graph=True to the first backward() to "
@@ -481,7 +482,7 @@ class Tensor:
         rules = VJP_RULES.get(self._op)
         ctx = self._ctx
         if rules is None or ctx is RELEASED:
-            self._no_rules()
+            self._no_rules(self._ctx is RELEASED)
         if _clock > self._recorded:  # some tensor's .data changed since this op ran
             self._check_unchanged()
         prev = self._prev
@@ -690,7 +691,7 @@ def _backpropagate_arrays(root: Tensor, seed: np.ndarray, release: bool) -> None
                 node._store_grad(grad, kept)
             rules = VJP_RULES.get(node._op)
             if rules is None or ctx is RELEASED:
-                node._no_rules()
+                node._no_rules(ctx is RELEASED)
             if _clock > node._recorded:  # some tensor's .data changed since this op ran
                 node._check_unchanged()
             inputs = node._prev
