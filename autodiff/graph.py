@@ -146,15 +146,21 @@ def topological_order(root: Any, follow: Callable[[Any], bool] | None = None) ->
     # inputs are. Keeping the iterator means no input is scanned twice.
     stack: list[tuple[Any, Iterator]] = [(root, iter(root._prev))]
     push, pop, emit, mark = stack.append, stack.pop, order.append, visited.add
+    placed = visited.issuperset
     while stack:
         node, inputs = stack[-1]
         for parent in inputs:
             if parent not in visited and (follow is None or follow(parent)):
                 mark(parent)
-                if parent._prev:
+                # A node is done at once, with no stack entry, when it is a leaf (MLPs have
+                # many) or when all of its inputs are placed already: in a wide graph most
+                # nodes read weights and activations that other nodes read first, and one
+                # set check in C replaces a loop over all their inputs.
+                if not parent._prev or placed(parent._prev):
+                    emit(parent)
+                else:
                     push((parent, iter(parent._prev)))
                     break
-                emit(parent)  # a leaf is done at once: no stack entry (MLPs have many)
         else:
             pop()
             emit(node)

@@ -19,9 +19,7 @@ derivatives use the very same rule.
 from __future__ import annotations
 
 import math
-from functools import reduce
 from numbers import Real
-from operator import add, attrgetter, mul
 from typing import Any, Callable, Iterable, Sequence
 
 from autodiff.errors import DivisionByZeroError, DomainError
@@ -196,7 +194,6 @@ def _new(data: float, inputs: tuple, op: str, partials: tuple, ctx: Any = None) 
 
 
 _object_new = object.__new__
-_data = attrgetter("data")
 
 
 def _describe(x: Any) -> str:
@@ -370,22 +367,23 @@ class Value:
         Summed in micrograd's order, ``((b + w0*x0) + w1*x1) + ...``, so results match it to
         the last digit.
         """
-        if len(weights) != len(inputs):
-            raise ValueError(
-                f"dot: {len(weights)} weights but {len(inputs)} inputs; they must match"
-            )
-        xs = tuple(inputs)
-        # map/reduce run the per-element work in C: this op is most of a training step
-        if set(map(type, xs)) != _ONLY_VALUES:
-            xs = tuple(x if isinstance(x, Value) else _as_value(x, "dot", bias) for x in xs)
-        if set(map(type, weights)) != _ONLY_VALUES:
+        n = len(weights)
+        if n != len(inputs):
+            raise ValueError(f"dot: {n} weights but {len(inputs)} inputs; they must match")
+        # This op is most of a training step: one type check covers all its inputs at once
+        children = (*weights, *inputs, bias)
+        if not _ONLY_VALUES.issuperset(map(type, children)):
             for w in weights:
                 if not isinstance(w, Value):
                     raise TypeError(f"dot: weights must be Values, got {_describe(w)}")
-        w_data = tuple(map(_data, weights))
-        x_data = tuple(map(_data, xs))
-        total = reduce(add, map(mul, w_data, x_data), bias.data)  # ((b + w0 x0) + w1 x1) + ...
-        return _new(total, (*weights, *xs, bias), "dot", (*x_data, *w_data, 1.0), len(w_data))
+            xs = [x if isinstance(x, Value) else _as_value(x, "dot", bias) for x in inputs]
+            children = (*weights, *xs, bias)
+        data = [c.data for c in children]  # (w..., x..., b)
+        w_data, x_data = data[:n], data[n : 2 * n]
+        total = data[-1]
+        for w, x in zip(w_data, x_data):  # ((b + w0 x0) + w1 x1) + ...: micrograd's order
+            total += w * x
+        return _new(total, children, "dot", (*x_data, *w_data, 1.0), n)
 
     @staticmethod
     def sum(values: Iterable[Any]) -> Value:

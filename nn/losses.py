@@ -73,7 +73,10 @@ def _reduce_list(terms: list, reduction: str) -> Any:
     """Per-item terms (Values) reduced: micrograd's ``sum(...) * (1.0 / n)`` for the mean."""
     if reduction == "none":
         return terms
-    total = sum(terms)
+    if all(type(t) is Value for t in terms):  # one node, the same numbers as sum()'s 0 + ...
+        total = Value.sum(terms)
+    else:  # e.g. micrograd's Values
+        total = sum(terms)
     return total if reduction == "sum" else total * (1.0 / len(terms))
 
 
@@ -149,7 +152,11 @@ def l2_penalty(parameters: Iterable[Any], alpha: float) -> Any:
     parameters = list(parameters)
     if any(isinstance(p, Tensor) for p in parameters):
         return alpha * sum((p * p).sum() if isinstance(p, Tensor) else p * p for p in parameters)
-    return alpha * sum(p * p for p in parameters)
+    if parameters and all(type(p) is Value for p in parameters):
+        # sum(p * p) as one node: the dot product of the parameters with themselves, summed
+        # in the same order from 0.0, so the same numbers as the sum of 2n nodes below
+        return alpha * Value.dot(parameters, parameters, Value(0.0))
+    return alpha * sum(p * p for p in parameters)  # e.g. micrograd's Values
 
 
 def binary_accuracy(scores: Any, labels: Any) -> float:
