@@ -140,6 +140,25 @@ def changed_in_place(tensors: Sequence[Tensor]) -> None:
             t._version = _clock
 
 
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    """`Tensor`'s `data` as an ndarray: a Tensor's or ndarray's shared (cast to `dtype` if
+    given), numbers and lists float64 unless `dtype` says otherwise."""
+    if isinstance(data, Tensor):
+        data = data._data
+    if type(data) is _ndarray or isinstance(data, np.generic):
+        array = data if dtype is None else _asarray(data, dtype=dtype)
+    else:
+        if data is None or isinstance(data, (str, bytes)):
+            raise TypeError(f"Tensor: data must be real numbers, got {_describe(data)}")
+        try:
+            array = np.array(data, dtype=np.float64 if dtype is None else dtype)
+        except (ValueError, TypeError) as error:
+            raise TypeError(
+                f"Tensor: cannot make an array of real numbers from {_describe(data)} ({error})"
+            ) from None
+    return array if type(array) is _ndarray else _asarray(array)
+
+
 def _real_array(value: Any) -> np.ndarray:
     """`value` (a number, list or array-like) as an ndarray of real numbers, for ``.data =``."""
     array = _asarray(value)
@@ -223,21 +242,8 @@ class Tensor:
         dtype: Any = None,
         label: str | None = None,
     ) -> None:
-        if isinstance(data, Tensor):
-            data = data._data
-        if type(data) is _ndarray or isinstance(data, np.generic):
-            array = data if dtype is None else _asarray(data, dtype=dtype)
-        else:
-            if data is None or isinstance(data, (str, bytes)):
-                raise TypeError(f"Tensor: data must be real numbers, got {_describe(data)}")
-            try:
-                array = np.array(data, dtype=np.float64 if dtype is None else dtype)
-            except (ValueError, TypeError) as error:
-                raise TypeError(
-                    f"Tensor: cannot make an array of real numbers from {_describe(data)} ({error})"
-                ) from None
-        if type(array) is not _ndarray:
-            array = _asarray(array)
+        # an ndarray is shared as it is (the common case: a batch of data, each step)
+        array = data if type(data) is _ndarray and dtype is None else _as_array(data, dtype)
         _check_dtype(array, data)
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(
@@ -663,18 +669,18 @@ def _backpropagate_arrays(root: Tensor, seed: np.ndarray, release: bool) -> None
     order: list[Tensor] = []
     if root._prev:
         visited = {root}
-        stack = [(root, iter(root._prev))]
-        push, pop, emit, mark = stack.append, stack.pop, order.append, visited.add
-        while stack:
-            node, inputs = stack[-1]
-            for parent in inputs:
+        nodes = [root]  # the path being walked, and an iterator over each one's inputs
+        inputs = [iter(root._prev)]
+        while inputs:
+            for parent in inputs[-1]:
                 if parent._prev and parent.requires_grad and parent not in visited:
-                    mark(parent)
-                    push((parent, iter(parent._prev)))
+                    visited.add(parent)
+                    nodes.append(parent)
+                    inputs.append(iter(parent._prev))
                     break
-            else:
-                pop()
-                emit(node)
+            else:  # every input of the last node is placed: the node is done
+                inputs.pop()
+                order.append(nodes.pop())
     pending: dict[Tensor, Any] = {root: seed}
     take = pending.pop
     kept: set[int] = set()  # see `backpropagate`: no two nodes' .grad are ever one array
@@ -689,7 +695,10 @@ def _backpropagate_arrays(root: Tensor, seed: np.ndarray, release: bool) -> None
                 continue
             if node._keep_grad:
                 node._store_grad(grad, kept)
-            rules = VJP_RULES.get(node._op)
+            try:
+                rules = VJP_RULES[node._op]
+            except KeyError:
+                rules = None
             if rules is None or ctx is RELEASED:
                 node._no_rules(ctx is RELEASED)
             if _clock > node._recorded:  # some tensor's .data changed since this op ran
@@ -714,16 +723,17 @@ def _backpropagate_arrays(root: Tensor, seed: np.ndarray, release: bool) -> None
                     g = _fit(g, parent._data.shape)
                     pending[parent] = pending[parent] + g if parent in pending else g
         for leaf, grad in pending.items():
+            key = id(grad)
             if (
                 leaf.grad is None
+                and key not in kept
                 and type(grad) is _ndarray
                 and grad.base is None
                 and grad.dtype is leaf._data.dtype
-                and id(grad) not in kept
             ):
                 # `_store_grad`'s commonest case (a parameter's first gradient, a fresh array
                 # of its dtype that no other node keeps), written out: kept as it is
-                kept.add(id(grad))
+                kept.add(key)
                 leaf.grad = grad
             else:
                 leaf._store_grad(grad, kept)
