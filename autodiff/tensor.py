@@ -31,7 +31,6 @@ from autodiff.graph import (
     backpropagate,
     enable_grad,
     grad_enabled,
-    topological_order,
 )
 
 _ndarray = np.ndarray
@@ -244,8 +243,10 @@ class Tensor:
     ) -> None:
         # an ndarray is shared as it is (the common case: a batch of data, each step)
         array = data if type(data) is _ndarray and dtype is None else _as_array(data, dtype)
-        _check_dtype(array, data)
-        if requires_grad and array.dtype.kind != "f":
+        kind = array.dtype.kind
+        if kind not in "biuf":
+            _check_dtype(array, data)  # raises, naming the data
+        if requires_grad and kind != "f":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require gradients, got dtype "
                 f"{array.dtype} (pass dtype=np.float64 or float data)"
