@@ -17,8 +17,11 @@ A node is any object that hashes by identity and has:
 - ``_local_partials()``: each edge's local partial, for drawing and the chain-rule trace.
 
 The core knows nothing of scalars or tensors: it orders the graph and applies the chain rule.
-`backpropagate` is the driver every path can use; `backpropagate_numeric` is the same chain rule
-for graphs whose partials are all numbers (scalar `Value`s), summing into ``.grad`` in place.
+`backpropagate` is the driver every path can use, and the place to read the chain rule. Two
+drivers compute the very same numbers faster for the commonest call, a plain ``backward()``:
+`backpropagate_numeric` here, for graphs whose partials are all numbers (scalar `Value`s),
+summing into ``.grad`` in place; and ``autodiff.tensor._backpropagate_arrays`` for tensors,
+`backpropagate` with the tensor node's methods written into its loop.
 
 Threads: what changes during a forward or backward pass is per thread (and per asyncio task):
 grad mode here, and the functional API's nesting depth, are context variables. The rest of the

@@ -229,7 +229,7 @@ class Tensor:
         "_data", "grad", "requires_grad", "label", "_prev", "_op", "_ctx", "_keep_grad",
         "_version", "_recorded",
     )  # fmt: skip
-    # The driver applies `_vjp` for nodes whose `_partials` is None: all tensor nodes.
+    # `backpropagate` applies `_vjp` for nodes whose `_partials` is None: all tensor nodes.
     _partials = None
     # `==` is elementwise, so tensors hash by identity (the driver keys dicts by node).
     __hash__ = object.__hash__
@@ -485,7 +485,9 @@ class Tensor:
             )
 
     def _vjp(self, grad: np.ndarray) -> list:
-        """One ndarray (or None) per input: the fast path of backward."""
+        """One ndarray (or None) per input, for `backpropagate` (gradients with respect to
+        chosen inputs, gradcheck, the chain-rule trace); ``backward()`` runs the same rules in
+        `_backpropagate_arrays`."""
         rules = VJP_RULES.get(self._op)
         ctx = self._ctx
         if rules is None or ctx is RELEASED:
