@@ -207,7 +207,8 @@ def _as_value(other: Any, op: str, left: Any) -> Value:
     """`other` as a Value, or a TypeError naming the op and the offending operand."""
     if isinstance(other, Value):
         return other
-    if isinstance(other, (float, int)) or (isinstance(other, Real) and not isinstance(other, bool)):
+    kind = type(other)
+    if kind is float or kind is int or (isinstance(other, Real) and not isinstance(other, bool)):
         return Value(other)
     if isinstance(other, bool):
         return Value(float(other))
@@ -227,11 +228,13 @@ class Value:
     __slots__ = ("data", "grad", "label", "_prev", "_op", "_partials", "_ctx", "__weakref__")
 
     def __init__(self, data: Any, _children: Iterable = (), _op: str = "", label: str = "") -> None:
-        if isinstance(data, Value):
-            data = data.data
-        if isinstance(data, bool) or not isinstance(data, Real):
-            raise TypeError(f"Value: data must be a real number, got {_describe(data)}")
-        self.data = float(data)
+        if type(data) is not float:  # (a float needs no check: the common case, each input)
+            if isinstance(data, Value):
+                data = data.data
+            if isinstance(data, bool) or not isinstance(data, Real):
+                raise TypeError(f"Value: data must be a real number, got {_describe(data)}")
+            data = float(data)
+        self.data = data
         self.grad: Any = 0.0
         self.label = label
         self._prev = tuple(_children)
@@ -388,7 +391,9 @@ class Value:
     @staticmethod
     def sum(values: Iterable[Any]) -> Value:
         """Sum of many Values as one node (Python's ``sum`` makes one node per ``+``)."""
-        xs = tuple(v if isinstance(v, Value) else _as_value(v, "sum", "Value.sum") for v in values)
+        xs = tuple(values)
+        if not _ONLY_VALUES.issuperset(map(type, xs)):  # numbers among them (rare)
+            xs = tuple(v if isinstance(v, Value) else _as_value(v, "sum", "Value.sum") for v in xs)
         total = 0.0
         for x in xs:
             total += x.data
