@@ -21,8 +21,11 @@ in-place update: the leanest PyTorch step) and ``torch-nn`` as a PyTorch user wr
 and the losses and updated parameters are checked to agree, so all of them do the same work.
 
 Engines alternate within each repeat (the order rotates) and every engine is limited to the same
-number of BLAS/OpenMP threads (``--threads``, default 1). The machine is shared and noisy, so
-the report is the median of the per-repeat ratios, not an absolute time. Peak memory is
+number of BLAS/OpenMP threads (``--threads``, default 1). Each timed block follows an untimed
+step of the same engine, so every engine is timed warm, whatever ran just before it (PyTorch
+fills the caches most, and the rotation puts some engines after it far more often than others).
+The machine is shared and noisy, so the report is the median of the per-repeat ratios, not an
+absolute time. Peak memory is
 tracemalloc's peak during one step, above what was allocated before it (numpy reports its array
 buffers to tracemalloc; PyTorch does not, so it has no memory column).
 """
@@ -333,6 +336,7 @@ def time_engines(problem: Problem, repeats: int, inner: int) -> dict[str, list[f
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             step = engines[name][0]
+            step()  # untimed: the block starts warm, whatever ran before it
             start = clock()
             for _ in range(inner):
                 step()
