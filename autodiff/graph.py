@@ -17,8 +17,11 @@ A node is any object that hashes by identity and has:
 - ``_local_partials()``: each edge's local partial, for drawing and the chain-rule trace.
 
 The core knows nothing of scalars or tensors: it orders the graph and applies the chain rule.
-`backpropagate` is the driver every path can use; `backpropagate_numeric` is the same chain rule
-for graphs whose partials are all numbers (scalar `Value`s), summing into ``.grad`` in place.
+`backpropagate` is the driver every path can use, and the place to read the chain rule. Two
+drivers compute the very same numbers faster for the commonest call, a plain ``backward()``:
+`backpropagate_numeric` here, for graphs whose partials are all numbers (scalar `Value`s),
+summing into ``.grad`` in place; and ``autodiff.tensor._backpropagate_arrays`` for tensors,
+`backpropagate` with the tensor node's methods written into its loop.
 
 Threads: what changes during a forward or backward pass is per thread (and per asyncio task):
 grad mode here, and the functional API's nesting depth, are context variables. The rest of the
@@ -146,15 +149,21 @@ def topological_order(root: Any, follow: Callable[[Any], bool] | None = None) ->
     # inputs are. Keeping the iterator means no input is scanned twice.
     stack: list[tuple[Any, Iterator]] = [(root, iter(root._prev))]
     push, pop, emit, mark = stack.append, stack.pop, order.append, visited.add
+    placed = visited.issuperset
     while stack:
         node, inputs = stack[-1]
         for parent in inputs:
             if parent not in visited and (follow is None or follow(parent)):
                 mark(parent)
-                if parent._prev:
+                # A node is done at once, with no stack entry, when it is a leaf (MLPs have
+                # many) or when all of its inputs are placed already: in a wide graph most
+                # nodes read weights and activations that other nodes read first, and one
+                # set check in C replaces a loop over all their inputs.
+                if not parent._prev or placed(parent._prev):
+                    emit(parent)
+                else:
                     push((parent, iter(parent._prev)))
                     break
-                emit(parent)  # a leaf is done at once: no stack entry (MLPs have many)
         else:
             pop()
             emit(node)

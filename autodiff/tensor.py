@@ -26,7 +26,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from autodiff.graph import backpropagate, enable_grad, grad_enabled
+from autodiff.graph import (
+    _GRAD_ENABLED,
+    backpropagate,
+    enable_grad,
+    grad_enabled,
+)
 
 _ndarray = np.ndarray
 _asarray = np.asarray
@@ -109,6 +114,50 @@ _clock_lock = threading.Lock()
 _clock_acquire, _clock_release = _clock_lock.acquire, _clock_lock.release
 
 
+def changed_in_place(tensors: Sequence[Tensor]) -> None:
+    """Tell the version check that the arrays of `tensors` were changed in place, as
+    ``t.data -= update`` tells it for one tensor: one tick of the change clock for them all.
+
+    For optimizers, which update every parameter's array in place in one step (one lock for
+    all of them instead of one per ``.data =``). A graph recorded before the change then
+    refuses to backpropagate, as after any ``.data =``.
+
+    >>> import numpy as np
+    >>> w = Tensor([1.0, 2.0], requires_grad=True)
+    >>> loss = (w * w).sum()
+    >>> w.data[...] -= 0.1         # in place: the version check does not see it...
+    >>> changed_in_place([w])      # ...until it is told
+    >>> loss.backward()
+    Traceback (most recent call last):
+    ...
+    RuntimeError: backward through op '*': the .data of the tensor of shape (2,) ...
+    """
+    global _clock
+    with _clock_lock:
+        _clock += 1
+        for t in tensors:
+            t._version = _clock
+
+
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    """`Tensor`'s `data` as an ndarray: a Tensor's or ndarray's shared (cast to `dtype` if
+    given), numbers and lists float64 unless `dtype` says otherwise."""
+    if isinstance(data, Tensor):
+        data = data._data
+    if type(data) is _ndarray or isinstance(data, np.generic):
+        array = data if dtype is None else _asarray(data, dtype=dtype)
+    else:
+        if data is None or isinstance(data, (str, bytes)):
+            raise TypeError(f"Tensor: data must be real numbers, got {_describe(data)}")
+        try:
+            array = np.array(data, dtype=np.float64 if dtype is None else dtype)
+        except (ValueError, TypeError) as error:
+            raise TypeError(
+                f"Tensor: cannot make an array of real numbers from {_describe(data)} ({error})"
+            ) from None
+    return array if type(array) is _ndarray else _asarray(array)
+
+
 def _real_array(value: Any) -> np.ndarray:
     """`value` (a number, list or array-like) as an ndarray of real numbers, for ``.data =``."""
     array = _asarray(value)
@@ -180,7 +229,7 @@ class Tensor:
         "_data", "grad", "requires_grad", "label", "_prev", "_op", "_ctx", "_keep_grad",
         "_version", "_recorded",
     )  # fmt: skip
-    # The driver applies `_vjp` for nodes whose `_partials` is None: all tensor nodes.
+    # `backpropagate` applies `_vjp` for nodes whose `_partials` is None: all tensor nodes.
     _partials = None
     # `==` is elementwise, so tensors hash by identity (the driver keys dicts by node).
     __hash__ = object.__hash__
@@ -192,23 +241,12 @@ class Tensor:
         dtype: Any = None,
         label: str | None = None,
     ) -> None:
-        if isinstance(data, Tensor):
-            data = data._data
-        if type(data) is _ndarray or isinstance(data, np.generic):
-            array = data if dtype is None else _asarray(data, dtype=dtype)
-        else:
-            if data is None or isinstance(data, (str, bytes)):
-                raise TypeError(f"Tensor: data must be real numbers, got {_describe(data)}")
-            try:
-                array = np.array(data, dtype=np.float64 if dtype is None else dtype)
-            except (ValueError, TypeError) as error:
-                raise TypeError(
-                    f"Tensor: cannot make an array of real numbers from {_describe(data)} ({error})"
-                ) from None
-        if type(array) is not _ndarray:
-            array = _asarray(array)
-        _check_dtype(array, data)
-        if requires_grad and array.dtype.kind != "f":
+        # an ndarray is shared as it is (the common case: a batch of data, each step)
+        array = data if type(data) is _ndarray and dtype is None else _as_array(data, dtype)
+        kind = array.dtype.kind
+        if kind not in "biuf":
+            _check_dtype(array, data)  # raises, naming the data
+        if requires_grad and kind != "f":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require gradients, got dtype "
                 f"{array.dtype} (pass dtype=np.float64 or float data)"
@@ -306,10 +344,9 @@ class Tensor:
 
     # --- graph --------------------------------------------------------------------------
 
-    @staticmethod
-    def _follow(node: Tensor) -> bool:
-        """Whether backward walks into `node`: only tensors that need a gradient."""
-        return node.requires_grad
+    # Whether backward walks into a node: only tensors that need a gradient. (`_follow(node)`
+    # is ``node.requires_grad``; an attrgetter runs in C, and the walk calls it on every edge.)
+    _follow = staticmethod(attrgetter("requires_grad"))
 
     @property
     def is_leaf(self) -> bool:
@@ -393,7 +430,10 @@ class Tensor:
                 seed = Tensor(seed)
         if retain_graph is None:
             retain_graph = create_graph
-        order, _ = backpropagate(self, seed, create_graph=create_graph, follow=Tensor._follow)
+        if not create_graph:
+            _backpropagate_arrays(self, seed, release=not retain_graph)
+            return
+        order, _ = backpropagate(self, seed, create_graph=True, follow=Tensor._follow)
         if not retain_graph:
             for node in order:
                 if node._prev:
@@ -406,11 +446,12 @@ class Tensor:
     def _rules(self) -> tuple | Callable:
         rules = VJP_RULES.get(self._op)
         if rules is None or self._ctx is RELEASED:
-            self._no_rules()
+            self._no_rules(self._ctx is RELEASED)
         return rules
 
-    def _no_rules(self) -> None:
-        if self._ctx is RELEASED:
+    def _no_rules(self, released: bool) -> None:
+        """Raise why this node cannot backpropagate: its values were released, or no rule."""
+        if released:
             raise RuntimeError(
                 f"backward through op {self._op!r} a second time: its saved values were released "
                 "by the first backward; pass retain_graph=True to the first backward() to "
@@ -444,11 +485,13 @@ class Tensor:
             )
 
     def _vjp(self, grad: np.ndarray) -> list:
-        """One ndarray (or None) per input: the fast path of backward."""
+        """One ndarray (or None) per input, for `backpropagate` (gradients with respect to
+        chosen inputs, gradcheck, the chain-rule trace); ``backward()`` runs the same rules in
+        `_backpropagate_arrays`."""
         rules = VJP_RULES.get(self._op)
         ctx = self._ctx
         if rules is None or ctx is RELEASED:
-            self._no_rules()
+            self._no_rules(self._ctx is RELEASED)
         if _clock > self._recorded:  # some tensor's .data changed since this op ran
             self._check_unchanged()
         prev = self._prev
@@ -605,6 +648,100 @@ def _own(grad: Any, kept: set) -> Any:
 
 def _fit(grad: Any, shape: tuple) -> Any:
     return grad if grad.shape == shape else _unbroadcast(grad, shape)
+
+
+def _backpropagate_arrays(root: Tensor, seed: np.ndarray, release: bool) -> None:
+    """`autodiff.graph.backpropagate` for a plain ``backward()`` (ndarray gradients, kept in
+    ``.grad``), written for speed: the same numbers to the bit. With `release`, each op's saved
+    values are released as it is passed (see ``retain_graph``).
+
+    `backpropagate` states the chain rule for every kind of node; a training step is a graph of
+    a dozen tensor nodes, whose per-node method calls and lists would cost as much as the numpy
+    work of small layers. So, with the same walk, the same rules called in the same order and
+    the same sums:
+
+    - the walk (`graph.topological_order`'s) orders only the op nodes: a leaf needs no place in
+      the order, since its gradient is complete once every op is done (half the nodes of an
+      MLP's graph are its parameters);
+    - each op's rules run in this loop (``Tensor._vjp`` written out), their gradients going
+      straight into `pending`;
+    - what is left in `pending` at the end is the leaves' gradients, kept by ``_store_grad``.
+    """
+    # The depth-first walk of `topological_order`, following inputs that require grad (as
+    # `Tensor._follow`) and emitting op nodes only.
+    order: list[Tensor] = []
+    if root._prev:
+        visited = {root}
+        nodes = [root]  # the path being walked, and an iterator over each one's inputs
+        inputs = [iter(root._prev)]
+        while inputs:
+            for parent in inputs[-1]:
+                if parent._prev and parent.requires_grad and parent not in visited:
+                    visited.add(parent)
+                    nodes.append(parent)
+                    inputs.append(iter(parent._prev))
+                    break
+            else:  # every input of the last node is placed: the node is done
+                inputs.pop()
+                order.append(nodes.pop())
+    pending: dict[Tensor, Any] = {root: seed}
+    take = pending.pop
+    kept: set[int] = set()  # see `backpropagate`: no two nodes' .grad are ever one array
+    token = _GRAD_ENABLED.set(False)  # a rule (a Function's vjp) may use Tensor ops
+    try:
+        for node in reversed(order):
+            ctx = node._ctx
+            if release:
+                node._ctx = RELEASED
+            grad = take(node, None)
+            if grad is None:  # every path to this node carried no gradient
+                continue
+            if node._keep_grad:
+                node._store_grad(grad, kept)
+            try:
+                rules = VJP_RULES[node._op]
+            except KeyError:
+                rules = None
+            if rules is None or ctx is RELEASED:
+                node._no_rules(ctx is RELEASED)
+            if _clock > node._recorded:  # some tensor's .data changed since this op ran
+                node._check_unchanged()
+            inputs = node._prev
+            arrays = [p._data for p in inputs]
+            if type(rules) is tuple:
+                out = node._data
+                for parent, rule in zip(inputs, rules):
+                    if not parent.requires_grad:
+                        continue
+                    g = rule(grad, arrays, out, ctx)
+                    shape = parent._data.shape
+                    if g.shape != shape:
+                        g = _unbroadcast(g, shape)
+                    # never `+=`: a rule may hand the same array to several inputs
+                    pending[parent] = pending[parent] + g if parent in pending else g
+            else:
+                for parent, g in zip(inputs, rules(grad, arrays, node._data, ctx)):
+                    if g is None or not parent.requires_grad:
+                        continue
+                    g = _fit(g, parent._data.shape)
+                    pending[parent] = pending[parent] + g if parent in pending else g
+        for leaf, grad in pending.items():
+            key = id(grad)
+            if (
+                leaf.grad is None
+                and key not in kept
+                and type(grad) is _ndarray
+                and grad.base is None
+                and grad.dtype is leaf._data.dtype
+            ):
+                # `_store_grad`'s commonest case (a parameter's first gradient, a fresh array
+                # of its dtype that no other node keeps), written out: kept as it is
+                kept.add(key)
+                leaf.grad = grad
+            else:
+                leaf._store_grad(grad, kept)
+    finally:
+        _GRAD_ENABLED.reset(token)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,9 +19,7 @@ derivatives use the very same rule.
 from __future__ import annotations
 
 import math
-from functools import reduce
 from numbers import Real
-from operator import add, attrgetter, mul
 from typing import Any, Callable, Iterable, Sequence
 
 from autodiff.errors import DivisionByZeroError, DomainError
@@ -196,7 +194,6 @@ def _new(data: float, inputs: tuple, op: str, partials: tuple, ctx: Any = None) 
 
 
 _object_new = object.__new__
-_data = attrgetter("data")
 
 
 def _describe(x: Any) -> str:
@@ -210,7 +207,8 @@ def _as_value(other: Any, op: str, left: Any) -> Value:
     """`other` as a Value, or a TypeError naming the op and the offending operand."""
     if isinstance(other, Value):
         return other
-    if isinstance(other, (float, int)) or (isinstance(other, Real) and not isinstance(other, bool)):
+    kind = type(other)
+    if kind is float or kind is int or (isinstance(other, Real) and not isinstance(other, bool)):
         return Value(other)
     if isinstance(other, bool):
         return Value(float(other))
@@ -230,11 +228,13 @@ class Value:
     __slots__ = ("data", "grad", "label", "_prev", "_op", "_partials", "_ctx", "__weakref__")
 
     def __init__(self, data: Any, _children: Iterable = (), _op: str = "", label: str = "") -> None:
-        if isinstance(data, Value):
-            data = data.data
-        if isinstance(data, bool) or not isinstance(data, Real):
-            raise TypeError(f"Value: data must be a real number, got {_describe(data)}")
-        self.data = float(data)
+        if type(data) is not float:  # (a float needs no check: the common case, each input)
+            if isinstance(data, Value):
+                data = data.data
+            if isinstance(data, bool) or not isinstance(data, Real):
+                raise TypeError(f"Value: data must be a real number, got {_describe(data)}")
+            data = float(data)
+        self.data = data
         self.grad: Any = 0.0
         self.label = label
         self._prev = tuple(_children)
@@ -370,27 +370,30 @@ class Value:
         Summed in micrograd's order, ``((b + w0*x0) + w1*x1) + ...``, so results match it to
         the last digit.
         """
-        if len(weights) != len(inputs):
-            raise ValueError(
-                f"dot: {len(weights)} weights but {len(inputs)} inputs; they must match"
-            )
-        xs = tuple(inputs)
-        # map/reduce run the per-element work in C: this op is most of a training step
-        if set(map(type, xs)) != _ONLY_VALUES:
-            xs = tuple(x if isinstance(x, Value) else _as_value(x, "dot", bias) for x in xs)
-        if set(map(type, weights)) != _ONLY_VALUES:
+        n = len(weights)
+        if n != len(inputs):
+            raise ValueError(f"dot: {n} weights but {len(inputs)} inputs; they must match")
+        # This op is most of a training step: one type check covers all its inputs at once
+        children = (*weights, *inputs, bias)
+        if not _ONLY_VALUES.issuperset(map(type, children)):
             for w in weights:
                 if not isinstance(w, Value):
                     raise TypeError(f"dot: weights must be Values, got {_describe(w)}")
-        w_data = tuple(map(_data, weights))
-        x_data = tuple(map(_data, xs))
-        total = reduce(add, map(mul, w_data, x_data), bias.data)  # ((b + w0 x0) + w1 x1) + ...
-        return _new(total, (*weights, *xs, bias), "dot", (*x_data, *w_data, 1.0), len(w_data))
+            xs = [x if isinstance(x, Value) else _as_value(x, "dot", bias) for x in inputs]
+            children = (*weights, *xs, bias)
+        data = [c.data for c in children]  # (w..., x..., b)
+        w_data, x_data = data[:n], data[n : 2 * n]
+        total = data[-1]
+        for w, x in zip(w_data, x_data):  # ((b + w0 x0) + w1 x1) + ...: micrograd's order
+            total += w * x
+        return _new(total, children, "dot", (*x_data, *w_data, 1.0), n)
 
     @staticmethod
     def sum(values: Iterable[Any]) -> Value:
         """Sum of many Values as one node (Python's ``sum`` makes one node per ``+``)."""
-        xs = tuple(v if isinstance(v, Value) else _as_value(v, "sum", "Value.sum") for v in values)
+        xs = tuple(values)
+        if not _ONLY_VALUES.issuperset(map(type, xs)):  # numbers among them (rare)
+            xs = tuple(v if isinstance(v, Value) else _as_value(v, "sum", "Value.sum") for v in xs)
         total = 0.0
         for x in xs:
             total += x.data

@@ -21,8 +21,11 @@ in-place update: the leanest PyTorch step) and ``torch-nn`` as a PyTorch user wr
 and the losses and updated parameters are checked to agree, so all of them do the same work.
 
 Engines alternate within each repeat (the order rotates) and every engine is limited to the same
-number of BLAS/OpenMP threads (``--threads``, default 1). The machine is shared and noisy, so
-the report is the median of the per-repeat ratios, not an absolute time. Peak memory is
+number of BLAS/OpenMP threads (``--threads``, default 1). Each timed block follows an untimed
+step of the same engine, so every engine is timed warm, whatever ran just before it (PyTorch
+fills the caches most, and the rotation puts some engines after it far more often than others).
+The machine is shared and noisy, so the report is the median of the per-repeat ratios, not an
+absolute time. Peak memory is
 tracemalloc's peak during one step, above what was allocated before it (numpy reports its array
 buffers to tracemalloc; PyTorch does not, so it has no memory column).
 """
@@ -46,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
-from autodiff.tensor import Tensor  # noqa: E402
+from autodiff.tensor import VJP_RULES, Tensor  # noqa: E402
 from autodiff.tensor_ops.fused import linear  # noqa: E402
 from autodiff.tensor_ops.losses import cross_entropy, mse_loss  # noqa: E402
 
@@ -333,6 +336,7 @@ def time_engines(problem: Problem, repeats: int, inner: int) -> dict[str, list[f
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             step = engines[name][0]
+            step()  # untimed: the block starts warm, whatever ran before it
             start = clock()
             for _ in range(inner):
                 step()
@@ -360,25 +364,32 @@ def peak_memory(problem: Problem, name: str) -> tuple[int, int]:
 
 
 def engine_breakdown(problem: Problem, steps: int) -> list[str]:
-    """Where an autodiff step's time goes: forward, backward (each op's vjp rule, and the rest:
-    graph walk, gradient bookkeeping), update. Microseconds per step, means over `steps`."""
+    """Where an autodiff step's time goes: forward, backward (each op's backward rules, and the
+    rest: graph walk, gradient bookkeeping), update. Microseconds per step, means over `steps`."""
     params, data = engine_params(problem), engine_data(problem)
     for _ in range(5):
         engine_step(problem, params, data)
     clock = time.perf_counter
     rule_time: dict[str, float] = collections.defaultdict(float)
     rule_calls: collections.Counter = collections.Counter()
-    original = Tensor._vjp
 
-    def timed_vjp(node: Tensor, grad: Any) -> list:
-        start = clock()
-        result = original(node, grad)
-        rule_time[node._op] += clock() - start
-        rule_calls[node._op] += 1
-        return result
+    def timed(op: str, rule: Callable) -> Callable:
+        def run(*args: Any) -> Any:
+            start = clock()
+            result = rule(*args)
+            rule_time[op] += clock() - start
+            rule_calls[op] += 1
+            return result
 
+        return run
+
+    # backward() looks each node's rules up in VJP_RULES, so wrapped rules see every node
+    original = dict(VJP_RULES)
+    for op, rules in original.items():
+        VJP_RULES[op] = (
+            tuple(timed(op, rule) for rule in rules) if type(rules) is tuple else timed(op, rules)
+        )
     forward = backward = update = 0.0
-    Tensor._vjp = timed_vjp  # the driver looks _vjp up on the class, so this sees every node
     try:
         for _ in range(steps):
             t0 = clock()
@@ -390,15 +401,15 @@ def engine_breakdown(problem: Problem, steps: int) -> list[str]:
             t3 = clock()
             forward, backward, update = forward + t1 - t0, backward + t2 - t1, update + t3 - t2
     finally:
-        Tensor._vjp = original
+        VJP_RULES.update(original)
     us = 1e6 / steps
     lines = [
-        f"  autodiff breakdown (us per step; the timer adds ~0.2 us per node): forward "
+        f"  autodiff breakdown (us per step; the timer adds ~0.2 us per rule): forward "
         f"{forward * us:.1f}, backward {backward * us:.1f}, update {update * us:.1f}"
     ]
     for op in sorted(rule_time, key=rule_time.get, reverse=True):
         lines.append(
-            f"    vjp {op:<10} {rule_time[op] * us:8.1f}  ({rule_calls[op] // steps} nodes)"
+            f"    rules of {op:<10} {rule_time[op] * us:8.1f}  ({rule_calls[op] // steps} calls)"
         )
     rest = backward - sum(rule_time.values())
     lines.append(f"    rest of backward (graph walk, bookkeeping) {rest * us:.1f}")

@@ -33,9 +33,13 @@ validation, ``scheduler.step()``. ``torch-lean`` is that loop with the batches c
 against ``torch``. Both frameworks start from the same weights and see the same batches' sizes.
 
 Engines alternate within each repeat (the order rotates) and every engine is limited to the
-same number of BLAS/OpenMP threads (``--threads``, default 1). The machine is shared and noisy,
-so the report is the median of the per-repeat ratios and their spread (the middle half of the
-ratios, and the lowest and highest), not an absolute time.
+same number of BLAS/OpenMP threads (``--threads``, default 1). Each timed block of steps (a, b)
+follows untimed steps of the same engine, so every engine is timed warm, as in a training loop,
+whatever ran just before it: otherwise an engine's first step after another engine's pays for
+caches the other one filled, and the rotation makes some engines follow PyTorch (which fills
+them most) far more often than others. The machine is shared and noisy, so the report is the
+median of the per-repeat ratios and their spread (the middle half of the ratios, and the lowest
+and highest), not an absolute time.
 """
 
 from __future__ import annotations
@@ -251,8 +255,11 @@ def digits_runs(epochs: int, seed: int = 0) -> dict[str, Callable[[], float]]:
 # ------------------------------------------------------------------------------------------
 
 
-def time_rotating(fns: dict[str, Callable[[], Any]], repeats: int, inner: int) -> dict:
-    """Seconds per call of every function, per repeat; the order rotates each repeat."""
+def time_rotating(
+    fns: dict[str, Callable[[], Any]], repeats: int, inner: int, warm: int = 0
+) -> dict:
+    """Seconds per call of every function, per repeat; the order rotates each repeat. Each
+    timed block of `inner` calls follows `warm` untimed calls of the same function."""
     names = list(fns)
     for name in names:  # warm up: caches, lazy imports, BLAS buffers
         fns[name]()
@@ -261,6 +268,8 @@ def time_rotating(fns: dict[str, Callable[[], Any]], repeats: int, inner: int) -
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             fn = fns[name]
+            for _ in range(warm):
+                fn()
             start = clock()
             for _ in range(inner):
                 fn()
@@ -336,7 +345,7 @@ def main() -> None:
             fns = {name: step for name, (step, _) in engines_for(small).items()}
             # short timed blocks (about 1 ms), many of them: on a shared machine most blocks
             # then run uninterrupted, and the median of the paired ratios ignores the others
-            times = time_rotating(fns, 8 * repeats, inner=8)
+            times = time_rotating(fns, 8 * repeats, inner=8, warm=2)
             lines += times_lines(small.name, times)
             lines.append(ratio_line(times, "nn", "numpy", 1.30))
             lines.append(ratio_line(times, "nn", "torch-nn", 0.30))
@@ -345,7 +354,7 @@ def main() -> None:
         if "big" in parts:
             print(f"{big.name}: first-step losses agree ({check_agreement(big)})")
             fns = {name: step for name, (step, _) in engines_for(big).items()}
-            times = time_rotating(fns, 2 * repeats, inner=1)
+            times = time_rotating(fns, 2 * repeats, inner=1, warm=1)
             lines += times_lines(big.name, times)
             lines.append(ratio_line(times, "nn", "numpy", 1.05))
             lines.append(ratio_line(times, "nn", "torch-nn", None))

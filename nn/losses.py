@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_ONLY_VALUES = {Value}
 
 
 def _check_reduction(op: str, reduction: Any) -> None:
@@ -73,7 +74,10 @@ def _reduce_list(terms: list, reduction: str) -> Any:
     """Per-item terms (Values) reduced: micrograd's ``sum(...) * (1.0 / n)`` for the mean."""
     if reduction == "none":
         return terms
-    total = sum(terms)
+    if _ONLY_VALUES.issuperset(map(type, terms)):  # one node, the same numbers as sum()'s 0 + ...
+        total = Value.sum(terms)
+    else:  # e.g. micrograd's Values
+        total = sum(terms)
     return total if reduction == "sum" else total * (1.0 / len(terms))
 
 
@@ -122,7 +126,7 @@ def squared_error(outputs: Any, targets: Any, reduction: str = "sum") -> Any:
     _check_lengths("squared_error", outputs, targets)
     if reduction == "sum":  # the article's sum, in micrograd's order
         terms = [(r - y) ** 2 for y, r in zip(outputs, targets)]
-        if all(type(t) is Value for t in terms):  # one node, the same numbers as sum()'s 0 + ...
+        if _ONLY_VALUES.issuperset(map(type, terms)):  # one node: the numbers of sum()
             return 0.5 * Value.sum(terms)
         return 0.5 * sum(terms)
     return _reduce_list([0.5 * (r - y) ** 2 for y, r in zip(outputs, targets)], reduction)
@@ -149,7 +153,11 @@ def l2_penalty(parameters: Iterable[Any], alpha: float) -> Any:
     parameters = list(parameters)
     if any(isinstance(p, Tensor) for p in parameters):
         return alpha * sum((p * p).sum() if isinstance(p, Tensor) else p * p for p in parameters)
-    return alpha * sum(p * p for p in parameters)
+    if parameters and _ONLY_VALUES.issuperset(map(type, parameters)):
+        # sum(p * p) as one node: the dot product of the parameters with themselves, summed
+        # in the same order from 0.0, so the same numbers as the sum of 2n nodes below
+        return alpha * Value.dot(parameters, parameters, Value(0.0))
+    return alpha * sum(p * p for p in parameters)  # e.g. micrograd's Values
 
 
 def binary_accuracy(scores: Any, labels: Any) -> float:

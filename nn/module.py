@@ -42,12 +42,14 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
+_NONE = object()
+
+
 def _is_parameter(x: Any) -> bool:
     """A leaf graph node: a Value or Tensor (or micrograd's Value) no op has made."""
-    try:
-        return not x._prev and hasattr(x, "grad")
-    except AttributeError:
-        return False
+    # getattr with a default raises nothing for the many attributes that are not nodes
+    prev = getattr(x, "_prev", _NONE)
+    return prev is not _NONE and not prev and hasattr(x, "grad")
 
 
 def _collect(name: str, value: Any, params: list, modules: list, path: set) -> None:

@@ -16,7 +16,9 @@ import numpy as np
 
 from autodiff.tensor import Tensor, _make, as_tensor
 
-_dot = np.dot
+# np.dot without its __array_function__ dispatch (a Python call; NEP 18 names the
+# implementation `_implementation`): `linear` calls it on ndarrays only
+_dot = getattr(np.dot, "_implementation", np.dot)
 
 
 def linear(input: Tensor, weight: Any, bias: Any = None) -> Tensor:

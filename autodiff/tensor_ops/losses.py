@@ -48,21 +48,21 @@ def _check_reduction(op: str, reduction: Any) -> None:
 
 def _input(x: Any, op: str) -> Tensor:
     x = x if type(x) is Tensor else as_tensor(x, None, op)
-    if x.data.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be floating point, got dtype {x.data.dtype}")
+    if x._data.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point, got dtype {x._data.dtype}")
     return x
 
 
 def _same_shape(op: str, x: Tensor, target: Any) -> Tensor:
     """`target` as a float Tensor shaped exactly like `x`."""
     target = target if type(target) is Tensor else as_tensor(target, x, op)
-    if target.data.shape != x.data.shape:
+    if target._data.shape != x._data.shape:
         raise ValueError(
-            f"{op}: input has shape {x.data.shape} but target has shape {target.data.shape}; "
+            f"{op}: input has shape {x._data.shape} but target has shape {target._data.shape}; "
             "they must match"
         )
-    if target.data.dtype.kind != "f":
-        target = Tensor(target.data.astype(x.data.dtype))
+    if target._data.dtype.kind != "f":
+        target = Tensor(target._data.astype(x._data.dtype))
     return target
 
 

@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from autodiff import Tensor, Value
+from autodiff.tensor import changed_in_place
 from nn.optim.optimizer import Optimizer, as_array, check_number
 
 _ndarray = np.ndarray
@@ -79,33 +80,40 @@ class SGD(Optimizer):
         """Update every parameter that has a gradient; returns `closure()`'s loss, if given."""
         loss = None if closure is None else closure()
         state = self.state
-        for group in self.param_groups:
-            lr = float(group["lr"])  # a plain float keeps float32 arithmetic in float32
-            momentum = float(group["momentum"])
-            dampening = float(group["dampening"])
-            decay = float(group["weight_decay"])
-            nesterov = bool(group["nesterov"])
-            maximize = bool(group["maximize"])
-            plain = not (momentum or decay or maximize)
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                if plain and type(p) is Tensor and type(g) is _ndarray:  # the common case
-                    p.data -= lr * g
-                elif isinstance(p, Value):
-                    if type(g) is not float:  # an int, or a Value after create_graph=True
-                        g = float(g)
-                    if plain:
-                        p.data -= lr * g
+        # Tensors are updated in place, ``p.data -= lr * g`` without the assignment, and the
+        # version check is told of them all at once at the end (one lock, not one per tensor)
+        changed: list[Tensor] = []
+        try:
+            for group in self.param_groups:
+                lr = float(group["lr"])  # a plain float keeps float32 arithmetic in float32
+                momentum = float(group["momentum"])
+                dampening = float(group["dampening"])
+                decay = float(group["weight_decay"])
+                nesterov = bool(group["nesterov"])
+                maximize = bool(group["maximize"])
+                plain = not (momentum or decay or maximize)
+                for p in group["params"]:
+                    g = p.grad
+                    if g is None:
+                        continue
+                    if plain and type(p) is Tensor and type(g) is _ndarray:  # the common case
+                        p._data -= lr * g
+                        changed.append(p)
+                    elif isinstance(p, Value):
+                        if type(g) is not float:  # an int, or a Value after create_graph=True
+                            g = float(g)
+                        if plain:
+                            p.data -= lr * g
+                        else:
+                            _sgd_value(p, g, state, lr, momentum, dampening, decay, nesterov,
+                                       maximize)  # fmt: skip
+                    elif plain:
+                        p.data -= lr * as_array(g)
                     else:
-                        _sgd_value(p, g, state, lr, momentum, dampening, decay, nesterov,
-                                   maximize)  # fmt: skip
-                elif plain:  # the common case, kept as lean as a hand-written loop
-                    p.data -= lr * (g if type(g) is _ndarray else as_array(g))
-                else:
-                    _sgd_array(p, as_array(g), state, lr, momentum, dampening, decay, nesterov,
-                               maximize)  # fmt: skip
+                        _sgd_array(p, as_array(g), state, lr, momentum, dampening, decay,
+                                   nesterov, maximize)  # fmt: skip
+        finally:
+            changed_in_place(changed)
         return loss
 
 
