@@ -103,7 +103,7 @@ from autodiff.tensor_ops.maths import (
 from autodiff.tensor_ops.normalization import batch_norm, layer_norm
 from autodiff.tensor_ops.padding import pad
 from autodiff.tensor_ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
-from autodiff.tensor_ops.reduce import log_softmax, logsumexp, softmax
+from autodiff.tensor_ops.reduce import amax, amin, log_softmax, logsumexp, softmax
 from autodiff.tensor_ops.reductions import all_ as all  # noqa: F401 - torch.all, not star-exported
 from autodiff.tensor_ops.reductions import any_ as any  # noqa: F401 - torch.any, not star-exported
 from autodiff.tensor_ops.reductions import argmax, argmin, prod, std, var
@@ -153,6 +153,8 @@ __all__ = [
     "nll_loss",
     "full",
     "log_softmax",
+    "amax",
+    "amin",
     "logsumexp",
     "manual_seed",
     "maximum",

@@ -323,6 +323,14 @@ class Tensor:
         """The data as an ndarray (shared, not copied)."""
         return self._data
 
+    def tolist(self) -> Any:
+        """The data as (nested) Python lists of Python numbers, as ``torch.Tensor.tolist``.
+
+        >>> Tensor([[1.0, 2.0]]).tolist(), Tensor(3.5).tolist()
+        ([[1.0, 2.0]], 3.5)
+        """
+        return self._data.tolist()
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if dtype is None or dtype == self._data.dtype:
             return self._data.copy() if copy else self._data

@@ -257,6 +257,28 @@ def _last_at_least_two(*xs: np.ndarray) -> bool:
 
 
 REDUCTIONS = [
+    # the numpy-named reductions under PyTorch's names (dim, keepdim, (values, indices))
+    Op("sum dim keepdim", lambda t: t.sum(dim=-1, keepdim=True),
+       lambda t: t.sum(dim=-1, keepdim=True), shapes=AT_LEAST_1D),
+    Op("sum dims", lambda t: t.sum(dim=(0, -1)), lambda t: t.sum(dim=(0, -1)),
+       shapes=AT_LEAST_2D),
+    Op("mean dim", lambda t: t.mean(dim=0), lambda t: t.mean(dim=0), shapes=AT_LEAST_1D),
+    # max/min(dim) give ties' gradient to one index in PyTorch: distinct elements
+    Op("max dim values", lambda t: t.max(dim=-1).values, lambda t: t.max(dim=-1).values,
+       (distinct,)),
+    Op("min dim keepdim values", lambda t: t.min(dim=0, keepdim=True).values,
+       lambda t: t.min(dim=0, keepdim=True).values, (distinct,), AT_LEAST_1D),
+    Op("amax dims", lambda t: ad.amax(t, dim=(0, -1)), lambda t: torch.amax(t, dim=(0, -1)),
+       (distinct,), AT_LEAST_2D),
+    Op("amin", lambda t: t.amin(), lambda t: t.amin(), (distinct,)),
+    Op("amin dim keepdim", lambda t: t.amin(dim=-1, keepdim=True),
+       lambda t: t.amin(dim=-1, keepdim=True), (distinct,), AT_LEAST_1D),
+    Op("logsumexp dim", lambda t: t.logsumexp(dim=-1, keepdim=True),
+       lambda t: t.logsumexp(dim=-1, keepdim=True), shapes=AT_LEAST_1D),
+    Op("softmax dim", lambda t: t.softmax(dim=0), lambda t: t.softmax(dim=0),
+       shapes=AT_LEAST_1D),
+    Op("log_softmax dim", lambda t: ad.log_softmax(t, dim=-1),
+       lambda t: torch.log_softmax(t, dim=-1), shapes=AT_LEAST_1D),
     Op("prod", lambda t: t.prod(), lambda t: t.prod()),
     Op("prod dim keepdim", lambda t: t.prod(dim=-1, keepdim=True),
        lambda t: t.prod(dim=-1, keepdim=True), shapes=AT_LEAST_1D),

@@ -1,7 +1,7 @@
 """The Tensor ops, one concept per module, each op next to its backward rule.
 
 - `elementwise`: + - * / ** and functions of one tensor, maximum/minimum/where, comparisons;
-- `reduce`: sum, mean, max, min, var, logsumexp, softmax, log_softmax;
+- `reduce`: sum, mean, max, min, amax, amin, var, logsumexp, softmax, log_softmax;
 - `shape`: reshape, transpose, expand, indexing, concatenate, stack;
 - `matmul`: the matrix product;
 - `fused`: linear as one node (fewer nodes on small graphs);
@@ -88,7 +88,8 @@ def install(cls: Any) -> None:
         "softplus": activations.softplus, "clip": ew.clip, "maximum": ew.maximum,
         "minimum": ew.minimum, "matmul": matmul.matmul,
         # reductions
-        "sum": rd.sum_, "mean": rd.mean, "max": rd.max_, "min": rd.min_, "var": rd.var,
+        "sum": rd.sum_, "mean": rd.mean, "max": rd.max_, "min": rd.min_, "amax": rd.amax,
+        "amin": rd.amin, "var": rd.var,
         "logsumexp": rd.logsumexp, "softmax": rd.softmax, "log_softmax": rd.log_softmax,
         # shape
         "reshape": sh.reshape, "squeeze": sh.squeeze, "unsqueeze": sh.unsqueeze,

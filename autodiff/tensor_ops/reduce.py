@@ -1,6 +1,9 @@
-"""Reductions (sum, mean, max, min, var, logsumexp) and the softmax family.
+"""Reductions (sum, mean, max, min, amax, amin, var, logsumexp) and the softmax family.
 
-Every reduction takes ``axis`` (None, an int or a tuple of ints) and ``keepdims``, as numpy's do.
+Every reduction takes ``axis`` (None, an int or a tuple of ints) and ``keepdims``, as numpy's do,
+or PyTorch's names for them, ``dim`` and ``keepdim``: ``x.sum(axis=1)`` is ``x.sum(dim=1)``. As in
+PyTorch, ``x.max(dim=1)`` (and ``min``) returns ``(values, indices)``, while ``x.max(axis=1)`` and
+``amax`` return the values only, as numpy's.
 Its rule first gives the output gradient the kept dimensions back (``_kept``), then spreads it
 over the reduced elements. ``max``/``min``: when several elements tie for the extreme, they
 share the gradient equally (as ``torch.amax``), so the gradient is the same whichever order the
@@ -44,6 +47,19 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple | None:
     return tuple(normal) if ndim else None
 
 
+def _torch_names(op: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any) -> tuple[Any, bool]:
+    """(axis, keepdims) from numpy's names or PyTorch's (``dim``, ``keepdim``), not both."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{op}: give axis or dim, not both (got axis={axis!r}, dim={dim!r})")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    if not isinstance(keepdims, (bool, np.bool_)):
+        raise TypeError(f"{op}: keepdim must be True or False, got {keepdims!r}")
+    return axis, bool(keepdims)
+
+
 def _kept_shape(shape: tuple, axes: tuple | None) -> tuple:
     if axes is None:
         return (1,) * len(shape)
@@ -60,24 +76,37 @@ def _kept(g: Any, x: Any, axes: tuple | None) -> Any:
 _add_reduce = np.add.reduce
 
 
-def sum_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Sum over `axis` (all by default).
+def sum_(
+    x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    """Sum over `axis` (all by default); ``dim``/``keepdim`` are PyTorch's names for
+    ``axis``/``keepdims``.
 
     >>> from autodiff import Tensor
-    >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
-    Tensor([4., 6.])
+    >>> x = Tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> x.sum(axis=0), x.sum(dim=1, keepdim=True)
+    (Tensor([4., 6.]), Tensor([[3.],
+            [7.]], shape=(2, 1)))
     """
+    if dim is not None or keepdim is not None or keepdims is not False:
+        axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
     axes = None if axis is None else _axes(axis, x.data.ndim, "sum")
     return _make(_add_reduce(x.data, axis=axes, keepdims=keepdims), (x,), "sum", axes)
 
 
-def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Mean over `axis` (all by default); the mean of nothing is nan, as in PyTorch.
+def mean(
+    x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    """Mean over `axis` (or PyTorch's `dim`; all by default); the mean of nothing is nan, as in
+    PyTorch.
 
     >>> from autodiff import Tensor
-    >>> Tensor([[1.0, 2.0], [3.0, 5.0]]).mean(axis=1)
-    Tensor([1.5, 4. ])
+    >>> x = Tensor([[1.0, 2.0], [3.0, 5.0]])
+    >>> x.mean(axis=1), x.mean(dim=0)
+    (Tensor([1.5, 4. ]), Tensor([2. , 3.5]))
     """
+    if dim is not None or keepdim is not None or keepdims is not False:
+        axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
     data = x.data
     axes = None if axis is None else _axes(axis, data.ndim, "mean")
     total = _add_reduce(data, axis=axes, keepdims=keepdims)
@@ -106,21 +135,72 @@ def _extreme(x: Tensor, axis: Any, keepdims: bool, op: str, ufunc: Any) -> Tenso
     return _make(ufunc.reduce(data, axis=axes, keepdims=keepdims), (x,), op, axes)
 
 
-def max_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Largest element over `axis`; tied maxima share the gradient equally.
+def max_(
+    x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Any:
+    """Largest element over `axis` (all by default); tied maxima share the gradient equally.
+    With PyTorch's ``dim=`` (one int) it returns ``(values, indices)`` as ``torch.max`` does.
 
     >>> from autodiff import Tensor
     >>> x = Tensor([1.0, 3.0, 3.0], requires_grad=True)
     >>> x.max().backward()
     >>> x.grad
     array([0. , 0.5, 0.5])
+    >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).max(dim=1)
+    ValuesIndices(values=Tensor([5., 7.]), indices=Tensor([1, 0], dtype=int64))
     """
+    if dim is not None:
+        return _extreme_along(x, axis, keepdims, dim, keepdim, "max", np.maximum)
+    if keepdim is not None:
+        keepdims = _torch_names("max", axis, keepdims, None, keepdim)[1]
     return _extreme(x, axis, keepdims, "max", np.maximum)
 
 
-def min_(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Smallest element over `axis`; tied minima share the gradient equally."""
+def min_(
+    x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Any:
+    """Smallest element over `axis`; tied minima share the gradient equally. With PyTorch's
+    ``dim=`` it returns ``(values, indices)`` as ``torch.min`` does."""
+    if dim is not None:
+        return _extreme_along(x, axis, keepdims, dim, keepdim, "min", np.minimum)
+    if keepdim is not None:
+        keepdims = _torch_names("min", axis, keepdims, None, keepdim)[1]
     return _extreme(x, axis, keepdims, "min", np.minimum)
+
+
+def _extreme_along(
+    x: Tensor, axis: Any, keepdims: Any, dim: Any, keepdim: Any, op: str, ufunc: Any
+) -> Any:
+    """``torch.max(x, dim)``: the values (a reduction node, so ties share the gradient, where
+    PyTorch gives it all to the returned index) and the index of the first extreme (NaN
+    counts as the extreme, as in PyTorch)."""
+    from autodiff.tensor_ops.reductions import argmax, argmin  # they build on this module
+    from autodiff.tensor_ops.sorting import ValuesIndices
+
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be one int (to get values and indices), got {dim!r}")
+    axis, keepdims = _torch_names(op, axis, keepdims, dim, keepdim)
+    values = _extreme(x, axis, keepdims, op, ufunc)
+    find = argmax if op == "max" else argmin
+    return ValuesIndices(values, find(x, dim=axis, keepdim=keepdims))
+
+
+def amax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The largest element over `dim` (an int, a tuple of ints, or None: all), as
+    ``torch.amax``: the values only, tied maxima sharing the gradient equally.
+
+    >>> from autodiff import Tensor, amax
+    >>> amax(Tensor([[1.0, 5.0], [7.0, 2.0]]), dim=0)
+    Tensor([7., 5.])
+    """
+    keepdims = _torch_names("amax", None, keepdim, None, None)[1]
+    return _extreme(x, None if dim == () else dim, keepdims, "max", np.maximum)
+
+
+def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The smallest element over `dim` (None: all), as ``torch.amin``: values only."""
+    keepdims = _torch_names("amin", None, keepdim, None, None)[1]
+    return _extreme(x, None if dim == () else dim, keepdims, "min", np.minimum)
 
 
 def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
@@ -134,14 +214,18 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
     return _make(data, (x,), "var", (axes, ddof))
 
 
-def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) over `axis`, stable for large |x| (the max is taken out first); -inf
-    over an empty axis or a row of -inf, as PyTorch.
+def logsumexp(
+    x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None
+) -> Tensor:
+    """log(sum(exp(x))) over `axis` (or PyTorch's `dim`), stable for large |x| (the max is taken
+    out first); -inf over an empty axis or a row of -inf, as PyTorch.
 
     >>> from autodiff import Tensor, logsumexp
     >>> round(logsumexp(Tensor([1000.0, 1000.0])).item() - 1000, 6)  # log(2)
     0.693147
     """
+    if dim is not None or keepdim is not None or keepdims is not False:
+        axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
     axes = _axes(axis, x.data.ndim, "logsumexp")
     data = x.data
     top = _finite_max(data, axes)
@@ -160,7 +244,11 @@ def _finite_max(data: np.ndarray, axes: tuple | None) -> np.ndarray:
     return np.where(np.isfinite(top), top, 0).astype(data.dtype, copy=False)
 
 
-def _softmax_axis(x: Tensor, axis: Any, op: str) -> int | None:
+def _softmax_axis(x: Tensor, axis: Any, op: str, dim: Any = None) -> int | None:
+    if dim is not None:
+        if axis != -1:
+            raise TypeError(f"{op}: give axis or dim, not both (got axis={axis!r}, dim={dim!r})")
+        axis = dim
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
     axes = _axes(axis, x.data.ndim, op)
@@ -177,29 +265,30 @@ def _log_softmax_data(data: np.ndarray, axis: int | None) -> np.ndarray:
         return shifted - np.log(_add_reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """Log-probabilities along `axis` (default: the last), ``(x - max) - log(sum(exp(x - max)))``:
-    exact for logits of any size; -inf logits (masked classes) get -inf, a row of only -inf gets
-    nan (as PyTorch). One node, with its own rule.
+def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """Log-probabilities along `axis` (or PyTorch's `dim`; default: the last),
+    ``(x - max) - log(sum(exp(x - max)))``: exact for logits of any size; -inf logits (masked
+    classes) get -inf, a row of only -inf gets nan (as PyTorch). One node, with its own rule.
 
     >>> from autodiff import Tensor, log_softmax
     >>> log_softmax(Tensor([0.0, 1000.0]))
     Tensor([-1000.,     0.])
     """
-    axis = _softmax_axis(x, axis, "log_softmax")
+    axis = _softmax_axis(x, axis, "log_softmax", dim)
     return _make(_log_softmax_data(x.data, axis), (x,), "log_softmax", axis)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """Probabilities along `axis` (default: the last), ``exp(x - max) / sum(exp(x - max))``:
-    rows summing to 1, exact for logits of any size (as log_softmax). One node.
+def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """Probabilities along `axis` (or PyTorch's `dim`; default: the last),
+    ``exp(x - max) / sum(exp(x - max))``: rows summing to 1, exact for logits of any size (as
+    log_softmax). One node.
 
     >>> from autodiff import Tensor, softmax
     >>> softmax(Tensor([[1.0, 1.0], [0.0, 3000.0]]), axis=1)
     Tensor([[0.5, 0.5],
             [0. , 1. ]], shape=(2, 2))
     """
-    axis = _softmax_axis(x, axis, "softmax")
+    axis = _softmax_axis(x, axis, "softmax", dim)
     data = x.data
     top = np.maximum.reduce(data, axis=axis, keepdims=True, initial=-np.inf)
     with np.errstate(invalid="ignore"):  # -inf - -inf and 0 / 0: nan, as PyTorch
