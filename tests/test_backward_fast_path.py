@@ -16,37 +16,12 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+from aliasing_ops import PassThrough, SameGradientTwice
 from hypothesis import given
 from hypothesis import strategies as st
 
 from autodiff import Tensor, linear
-from autodiff.function import Function
 from autodiff.graph import backpropagate
-
-
-class SameGradientTwice(Function):
-    """a + b, whose vjp hands the very same gradient object to both inputs."""
-
-    @staticmethod
-    def forward(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a + b
-
-    @staticmethod
-    def vjp(g: Any, a: Any, b: Any, out: Any) -> tuple:
-        return (g, g)
-
-
-class PassThrough(Function):
-    """The identity, whose vjp returns the incoming gradient itself."""
-
-    @staticmethod
-    def forward(x: np.ndarray) -> np.ndarray:
-        return x.copy()
-
-    @staticmethod
-    def vjp(g: Any, x: Any, out: Any) -> tuple:
-        return (g,)
-
 
 # Every op maps (2, 3) nodes (and the fixed leaves: bias (3,), matrix (3, 3)) to a (2, 3) node.
 OPS: list[tuple[str, int, Callable]] = [

@@ -12,34 +12,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from aliasing_ops import PassThrough, SameGradientTwice
 
 from autodiff import Tensor, grad
 from autodiff.function import Function
 from autodiff.tensor import _ONES, _ONES_MAX_BYTES, _ones_vector, _unbroadcast
-
-
-class SameGradientTwice(Function):
-    """a + b, whose vjp hands the very same gradient object to both inputs."""
-
-    @staticmethod
-    def forward(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a + b
-
-    @staticmethod
-    def vjp(g: Any, a: Any, b: Any, out: Any) -> tuple:
-        return (g, g)
-
-
-class PassThrough(Function):
-    """The identity, whose vjp returns the incoming gradient itself."""
-
-    @staticmethod
-    def forward(x: np.ndarray) -> np.ndarray:
-        return x.copy()
-
-    @staticmethod
-    def vjp(g: Any, x: Any, out: Any) -> tuple:
-        return (g,)
 
 
 def leaves(n: int = 2, shape: tuple = (2, 3)) -> list[Tensor]:
