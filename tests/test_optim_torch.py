@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_optim import configs  # every option of SGD, Adam and AdamW
 
 from autodiff import Tensor, Value
 from autodiff.testing import arrays, shapes
@@ -20,31 +21,6 @@ torch = pytest.importorskip("torch")
 
 # torch's extra group entries, for its other code paths (fused, foreach, ...)
 TORCH_ONLY_KEYS = {"foreach", "fused", "differentiable", "capturable"}
-
-
-@st.composite
-def configs(draw):
-    """An optimizer name and keyword arguments covering every option."""
-    kind = draw(st.sampled_from(["SGD", "Adam", "AdamW"]))
-    unit = st.floats(0.0, 0.99)
-    if kind == "SGD":
-        kwargs = {"lr": draw(st.floats(0.0, 1.0)), "maximize": draw(st.booleans())}
-        kwargs["momentum"] = draw(st.sampled_from([0.0, 0.9]) | unit)
-        kwargs["weight_decay"] = draw(st.sampled_from([0.0, 0.1]) | st.floats(0.0, 0.5))
-        if kwargs["momentum"] > 0 and draw(st.booleans()):
-            kwargs["nesterov"] = True
-        else:
-            kwargs["dampening"] = draw(st.sampled_from([0.0, 0.5]) | unit)
-        return kind, kwargs
-    kwargs = {
-        "lr": draw(st.floats(1e-4, 0.5)),
-        "betas": (draw(st.sampled_from([0.9]) | unit), draw(st.sampled_from([0.999]) | unit)),
-        "eps": draw(st.sampled_from([1e-8]) | st.floats(1e-10, 1e-2)),
-        "weight_decay": draw(st.sampled_from([0.0, 0.01]) | st.floats(0.0, 0.5)),
-        "amsgrad": draw(st.booleans()),
-        "maximize": draw(st.booleans()),
-    }
-    return kind, kwargs
 
 
 @st.composite
