@@ -203,6 +203,19 @@ def _matmul(a: Any, b: Any) -> Any:
     return a @ b
 
 
+def _sum_rows(grad: np.ndarray) -> np.ndarray:
+    """The rows of a 2-D ndarray summed, as `_unbroadcast` sums a bias's gradient over a batch.
+
+    A vector-matrix product, ones @ grad, sums the rows several times faster than
+    ``.sum(axis=0)`` on small arrays; np.dot is the same BLAS call as @ when grad is contiguous
+    and of a BLAS dtype, without the ufunc cost (not for one row, see `_matmul`).
+    """
+    ones = _ones_vector(grad.shape[0], grad.dtype)
+    if grad.dtype.char in "fd" and grad.flags.forc and grad.shape[0] != 1:
+        return _dot(ones, grad)
+    return ones @ grad
+
+
 def _unbroadcast(grad: Any, shape: tuple) -> Any:
     """Sum `grad` (ndarray or Tensor) over the axes broadcasting added or stretched to `shape`.
 
@@ -211,14 +224,7 @@ def _unbroadcast(grad: Any, shape: tuple) -> Any:
     """
     extra = grad.ndim - len(shape)
     if extra == 1 and grad.ndim == 2 and type(grad) is _ndarray and shape[0] == grad.shape[1]:
-        # a bias over a batch of rows, the commonest case: a vector-matrix product sums the
-        # rows several times faster than .sum(axis=0) on small arrays; np.dot is the same
-        # BLAS call as @ when grad is contiguous and of a BLAS dtype, without the ufunc cost
-        # (not for one row, see `_matmul`)
-        ones = _ones_vector(grad.shape[0], grad.dtype)
-        if grad.dtype.char in "fd" and grad.flags.forc and grad.shape[0] != 1:
-            return _dot(ones, grad)
-        return ones @ grad
+        return _sum_rows(grad)  # a bias over a batch of rows, the commonest case
     stretched = tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )

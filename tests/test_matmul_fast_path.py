@@ -1,6 +1,7 @@
 """The backward rules of ``linear`` and ``matmul`` and the bias sum of `_unbroadcast` take
 np.dot instead of ``@`` where the two are the same BLAS call (`autodiff.tensor._matmul`): the
-numbers must be those of ``@`` to the last bit, for every shape (rows and columns of one, the
+numbers must be those of ``@`` to the last bit (and `mse_loss`'s sum of squares, those of
+``flat @ flat``), for every shape (rows and columns of one, the
 outer product (n, 1) @ (1, m)), layout (C order, transposed views, strided views), dtype, and
 for NaN, inf and -0.0 in the data.
 """
@@ -11,7 +12,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autodiff import Tensor, linear
+from autodiff import Tensor, linear, mse_loss
 from autodiff.tensor import _matmul, _unbroadcast
 
 SIZES = st.sampled_from([1, 2, 3, 5, 16, 17, 100])
@@ -75,3 +76,13 @@ def test_linear_backward_matches_the_hand_written_rules_to_the_bit() -> None:
     _same_bits(xt.grad, g @ w.data)  # the outer product (100, 1) @ (1, 16)
     _same_bits(w.grad, g.T @ x)
     _same_bits(b.grad, np.ones(100, np.float32) @ g)
+
+
+@given(st.data(), SIZES, SIZES, st.sampled_from([np.float32, np.float64]))
+def test_mse_loss_is_the_matmul_formula_to_the_bit(data: st.DataObject, n: int, m: int, dtype):
+    x = data.draw(operand((n, m), np.dtype(dtype)))
+    t = data.draw(operand((n, m), np.dtype(dtype)))
+    with np.errstate(all="ignore"):
+        diff = (x - t).reshape(-1)
+        expected = np.asarray((diff @ diff) / diff.size, dtype=dtype)
+        _same_bits(mse_loss(Tensor(x), Tensor(t)).data, expected)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autodiff.tensor import Tensor, _dot, _make, _matmul, as_tensor
+from autodiff.tensor import Tensor, _dot, _make, _matmul, _ndarray, _sum_rows, as_tensor
 
 
 def linear(input: Tensor, weight: Any, bias: Any = None) -> Tensor:
@@ -82,8 +82,10 @@ def _linear_grad_weight(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 
 
 def _linear_grad_bias(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
-    """d(x @ W.T + b)/db: g (summed over the leading axes by `_unbroadcast`)"""
-    return g
+    """d(x @ W.T + b)/db: g summed over the leading axes"""
+    if type(g) is _ndarray and g.ndim == 2:  # a batch of rows: `_unbroadcast`'s sum, called here
+        return _sum_rows(g)  # (the backward loop then skips a call and its shape checks)
+    return g  # summed by `_unbroadcast`
 
 
 RULES = {
