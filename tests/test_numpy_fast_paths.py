@@ -1,9 +1,12 @@
-"""The backward rules of ``linear`` and ``matmul`` and the bias sum of `_unbroadcast` take
-np.dot instead of ``@`` where the two are the same BLAS call (`autodiff.tensor._matmul`): the
-numbers must be those of ``@`` to the last bit (and `mse_loss`'s sum of squares, those of
-``flat @ flat``), for every shape (rows and columns of one, the
-outer product (n, 1) @ (1, m)), layout (C order, transposed views, strided views), dtype, and
-for NaN, inf and -0.0 in the data.
+"""Hot paths call numpy more cheaply than the plain formulas; the numbers must be the plain
+formulas' to the last bit, NaN, inf and -0.0 included:
+
+- the backward rules of ``linear`` and ``matmul`` and the bias sum of `_unbroadcast` take
+  np.dot instead of ``@`` where the two are the same BLAS call (`autodiff.tensor._matmul`), for
+  every shape (rows and columns of one, the outer product (n, 1) @ (1, m)), layout (C order,
+  transposed views, strided views) and dtype; `mse_loss`'s sum of squares is ``flat @ flat``;
+- relu and its rule compare with a 0-d zero of the data's dtype rather than a Python 0;
+- `SGD` multiplies by its rate as a 0-d array of the gradient's dtype, not a Python float.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autodiff import Tensor, linear, mse_loss
+from autodiff.graph import backpropagate
 from autodiff.tensor import _matmul, _unbroadcast
+from nn.optim import SGD
 
 SIZES = st.sampled_from([1, 2, 3, 5, 16, 17, 100])
 SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30]
@@ -34,7 +39,8 @@ def operand(draw: st.DrawFn, shape: tuple, dtype: np.dtype) -> np.ndarray:
     a = rng.standard_normal(full[::-1] if layout == "transposed" else full).astype(dtype)
     if dtype.kind == "f" and draw(st.booleans()):  # a few special values
         for _ in range(draw(st.integers(1, 3))):
-            a.flat[rng.integers(a.size)] = draw(st.sampled_from(SPECIAL))
+            with np.errstate(over="ignore"):  # 1e30 is inf in float16
+                a.flat[rng.integers(a.size)] = draw(st.sampled_from(SPECIAL))
     if layout == "transposed":
         return a.T
     return a[:, ::2] if layout == "strided" else a
@@ -86,3 +92,42 @@ def test_mse_loss_is_the_matmul_formula_to_the_bit(data: st.DataObject, n: int, 
         diff = (x - t).reshape(-1)
         expected = np.asarray((diff @ diff) / diff.size, dtype=dtype)
         _same_bits(mse_loss(Tensor(x), Tensor(t)).data, expected)
+
+
+FLOATS = st.sampled_from([np.float16, np.float32, np.float64])
+
+
+@given(st.data(), SIZES, SIZES, FLOATS)
+def test_relu_and_its_rule_are_the_plain_formulas_to_the_bit(
+    data: st.DataObject, n: int, m: int, dtype
+) -> None:
+    x = data.draw(operand((n, m), np.dtype(dtype)))
+    g = data.draw(operand((n, m), np.dtype(dtype)))
+    t = Tensor(x, requires_grad=True)
+    out = t.relu()
+    _same_bits(out.data, np.maximum(x, 0))
+    with np.errstate(all="ignore"):
+        out.backward(g)
+        _same_bits(t.grad, g * (np.maximum(x, 0) > 0))
+    # the general driver with create_graph runs the rule on Tensors: the same numbers
+    t2 = Tensor(x, requires_grad=True)
+    with np.errstate(all="ignore"):
+        backpropagate(t2.relu(), Tensor(g), create_graph=True, follow=Tensor._follow)
+    _same_bits(t2.grad.data, t.grad)
+
+
+def test_relu_of_integers_keeps_numpys_dtype() -> None:
+    for data in (np.array([-2, 0, 3]), np.array([True, False])):
+        out = Tensor(data).relu().data
+        _same_bits(out, np.maximum(data, 0))  # bool and ints: no float zero slipped in
+
+
+@given(st.data(), SIZES, FLOATS, st.sampled_from([0.01, 0.1, 1.0, 3.7, 1e-8, 1e39]))
+def test_sgd_step_is_p_minus_lr_g_to_the_bit(data: st.DataObject, n: int, dtype, lr) -> None:
+    start = data.draw(operand((n, 3), np.dtype(dtype)))
+    g = np.ascontiguousarray(data.draw(operand((n, 3), np.dtype(dtype))))
+    p = Tensor(start.copy(), requires_grad=True)
+    p.grad = g
+    with np.errstate(all="ignore"):
+        SGD([p], lr=lr).step()
+        _same_bits(p.data, start - lr * g)
