@@ -267,9 +267,19 @@ def backpropagate_numeric(root: Any, seed: float) -> list:
         # carry zero (dead ReLUs, samples past the hinge margin): most of the pass is skipped.
         if grad == 0.0 and _isfinite(_sum(node._partials)):
             continue
-        # the same products, added in the same order, as `backpropagate`'s pending sums
-        for parent, partial in zip(node._prev, node._partials):
-            parent.grad += grad * partial
+        # the same products, added in the same order, as `backpropagate`'s pending sums; most
+        # ops have one or two inputs, unpacked here: zip's objects would cost more than the sums
+        inputs = node._prev
+        if len(inputs) == 2:
+            a, b = inputs
+            da, db = node._partials
+            a.grad += grad * da
+            b.grad += grad * db
+        elif len(inputs) == 1:
+            inputs[0].grad += grad * node._partials[0]
+        else:
+            for parent, partial in zip(inputs, node._partials):
+                parent.grad += grad * partial
     for leaf, grad in earlier:
         leaf.grad = grad + leaf.grad
     return order
