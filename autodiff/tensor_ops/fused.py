@@ -83,8 +83,10 @@ def _linear_grad_weight(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 
 def _linear_grad_bias(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
     """d(x @ W.T + b)/db: g summed over the leading axes"""
-    if type(g) is _ndarray and g.ndim == 2:  # a batch of rows: `_unbroadcast`'s sum, called here
-        return _sum_rows(g)  # (the backward loop then skips a call and its shape checks)
+    if type(g) is _ndarray and g.ndim == 2 and inputs[2].shape == g.shape[1:]:
+        # one bias per output over a batch of rows: `_unbroadcast`'s sum, called here (the
+        # backward loop then skips a call and its shape checks)
+        return _sum_rows(g)
     return g  # summed by `_unbroadcast`
 
 
