@@ -37,6 +37,7 @@ change one tensor's ``.data``, at the same time.
 from __future__ import annotations
 
 import contextlib
+import math
 from contextvars import ContextVar
 from typing import Any, Callable, Iterator
 
@@ -236,6 +237,9 @@ def backpropagate(
     return order, [wanted[node] for node in wrt]
 
 
+_isfinite, _sum = math.isfinite, sum
+
+
 def backpropagate_numeric(root: Any, seed: float) -> list:
     """`backpropagate` for a graph whose every edge has a numeric partial (``_partials``), as
     scalar `Value` graphs do: the same numbers, about a quarter faster.
@@ -256,9 +260,26 @@ def backpropagate_numeric(root: Any, seed: float) -> list:
     root.grad = seed
     for node in reversed(order):
         grad = node.grad
-        # the same products, added in the same order, as `backpropagate`'s pending sums
-        for parent, partial in zip(node._prev, node._partials):
-            parent.grad += grad * partial
+        # A zero gradient would add zeros only, which change no bit of any sum: every .grad
+        # but the root's starts this pass at +0.0, and a sum started at +0.0 is never -0.0,
+        # so x + (+-0.0) is x. Skipped, unless a partial is inf or nan (0 * inf is nan, which
+        # must spread); their sum is finite only if each one is. In a classifier most nodes
+        # carry zero (dead ReLUs, samples past the hinge margin): most of the pass is skipped.
+        if grad == 0.0 and _isfinite(_sum(node._partials)):
+            continue
+        # the same products, added in the same order, as `backpropagate`'s pending sums; most
+        # ops have one or two inputs, unpacked here: zip's objects would cost more than the sums
+        inputs = node._prev
+        if len(inputs) == 2:
+            a, b = inputs
+            da, db = node._partials
+            a.grad += grad * da
+            b.grad += grad * db
+        elif len(inputs) == 1:
+            inputs[0].grad += grad * node._partials[0]
+        else:
+            for parent, partial in zip(inputs, node._partials):
+                parent.grad += grad * partial
     for leaf, grad in earlier:
         leaf.grad = grad + leaf.grad
     return order

@@ -37,6 +37,9 @@ _ndarray = np.ndarray
 _asarray = np.asarray
 _object_new = object.__new__
 _ones = np.ones
+# np.dot without its __array_function__ dispatch (a Python call; NEP 18 names the
+# implementation `_implementation`): `_matmul` calls it on ndarrays only
+_dot = getattr(np.dot, "_implementation", np.dot)
 
 
 class _Released:
@@ -172,6 +175,47 @@ def _describe_tensor(t: Tensor) -> str:
     return f"the tensor of shape {t._data.shape} and dtype {t._data.dtype}"
 
 
+def _matmul(a: Any, b: Any) -> Any:
+    """``a @ b``, through np.dot when both are contiguous 2-D ndarrays of float32 or float64.
+
+    For those, np.dot and matmul make the same BLAS call on the same numbers (the same bits),
+    and np.dot skips the ufunc machinery of matmul: a third of a small layer's product, and
+    three quarters of an outer product such as (batch, 1) @ (1, n), which matmul does without
+    BLAS. For anything else (Tensors, other ranks or dtypes, strided views) it is ``a @ b``;
+    also when an operand has one element, which np.dot multiplies by directly while matmul
+    calls BLAS (which skips a zero: inf * 0 is 0 there, nan in np.dot), or the result has one
+    element (np.dot's -0.0 * 1 is -0.0, matmul's 0 + -0.0 is 0.0).
+    """
+    if (
+        type(a) is _ndarray
+        and type(b) is _ndarray
+        and a.ndim == 2
+        and b.ndim == 2
+        and a.dtype is b.dtype
+        and a.dtype.char in "fd"
+        and a.flags.forc
+        and b.flags.forc
+        and a.size != 1
+        and b.size != 1
+        and (a.shape[0] != 1 or b.shape[1] != 1)
+    ):
+        return _dot(a, b)
+    return a @ b
+
+
+def _sum_rows(grad: np.ndarray) -> np.ndarray:
+    """The rows of a 2-D ndarray summed, as `_unbroadcast` sums a bias's gradient over a batch.
+
+    A vector-matrix product, ones @ grad, sums the rows several times faster than
+    ``.sum(axis=0)`` on small arrays; np.dot is the same BLAS call as @ when grad is contiguous
+    and of a BLAS dtype, without the ufunc cost (not for one row, see `_matmul`).
+    """
+    ones = _ones_vector(grad.shape[0], grad.dtype)
+    if grad.dtype.char in "fd" and grad.flags.forc and grad.shape[0] != 1:
+        return _dot(ones, grad)
+    return ones @ grad
+
+
 def _unbroadcast(grad: Any, shape: tuple) -> Any:
     """Sum `grad` (ndarray or Tensor) over the axes broadcasting added or stretched to `shape`.
 
@@ -180,9 +224,7 @@ def _unbroadcast(grad: Any, shape: tuple) -> Any:
     """
     extra = grad.ndim - len(shape)
     if extra == 1 and grad.ndim == 2 and type(grad) is _ndarray and shape[0] == grad.shape[1]:
-        # a bias over a batch of rows, the commonest case: a vector-matrix product sums the
-        # rows several times faster than .sum(axis=0) on small arrays
-        return _ones_vector(grad.shape[0], grad.dtype) @ grad
+        return _sum_rows(grad)  # a bias over a batch of rows, the commonest case
     stretched = tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )

@@ -12,13 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from autodiff.tensor import Tensor, _make, as_tensor
-
-# np.dot without its __array_function__ dispatch (a Python call; NEP 18 names the
-# implementation `_implementation`): `linear` calls it on ndarrays only
-_dot = getattr(np.dot, "_implementation", np.dot)
+from autodiff.tensor import Tensor, _dot, _make, _matmul, _ndarray, _sum_rows, as_tensor
 
 
 def linear(input: Tensor, weight: Any, bias: Any = None) -> Tensor:
@@ -74,22 +68,26 @@ def _shape_error(x: Tensor, weight: Tensor) -> ValueError:
 
 def _linear_grad_input(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
     """d(x @ W.T + b)/dx: g @ W"""
-    return g @ inputs[1]
+    return _matmul(g, inputs[1])  # np.dot when it is the same product (small layers)
 
 
 def _linear_grad_weight(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
     """d(x @ W.T + b)/dW: g.T @ x, summed over every leading axis of x"""
     x = inputs[0]
-    if x.ndim == 2:  # the common batch of rows
-        return g.T @ x
+    if x.ndim == 2:  # the common batch of rows (np.dot when it is the same product)
+        return _matmul(g.T, x)
     if x.ndim == 1:  # one sample: the outer product
         return g.reshape(-1, 1) * x.reshape(1, -1)
     return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
 
 
 def _linear_grad_bias(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
-    """d(x @ W.T + b)/db: g (summed over the leading axes by `_unbroadcast`)"""
-    return g
+    """d(x @ W.T + b)/db: g summed over the leading axes"""
+    if type(g) is _ndarray and g.ndim == 2 and inputs[2].shape == g.shape[1:]:
+        # one bias per output over a batch of rows: `_unbroadcast`'s sum, called here (the
+        # backward loop then skips a call and its shape checks)
+        return _sum_rows(g)
+    return g  # summed by `_unbroadcast`
 
 
 RULES = {

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from autodiff.tensor import Tensor, _make, as_tensor
+from autodiff.tensor import Tensor, _dot, _make, as_tensor
 from autodiff.tensor_ops import reduce as _reduce_ops
 from autodiff.tensor_ops import shape as _shape_ops
 from autodiff.tensor_ops.elementwise import _stable_sigmoid
@@ -140,7 +140,10 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     diff = x._data - target._data
     if reduction == "mean" and diff.size:  # the common case: one dot product
         flat = diff.reshape(-1)
-        data = np.asarray((flat @ flat) / flat.size, dtype=diff.dtype)
+        # np.dot makes matmul's BLAS call for float32/float64 (the same bits) without the cost
+        # of a ufunc, a third of this loss on a small batch
+        square = _dot(flat, flat) if diff.dtype.char in "fd" else flat @ flat
+        data = np.asarray(square / flat.size, dtype=diff.dtype)
     else:
         data = _reduced(diff * diff, reduction, diff.size)
     return _make(data, (x, target), "mse_loss", reduction)

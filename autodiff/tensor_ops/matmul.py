@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autodiff.tensor import Tensor, _make, as_tensor
+from autodiff.tensor import Tensor, _make, _matmul, as_tensor
 
 
 def _shape_error(a: Tensor, b: Tensor) -> ValueError:
@@ -53,7 +53,7 @@ def matmul_grad_a(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
             return g * b
         return g[..., None] * b  # outer product with the column b
     grad = g[..., None, :] if a.ndim == 1 else g
-    grad = grad @ _matrix_t(b)
+    grad = _matmul(grad, _matrix_t(b))  # np.dot when it is the same product
     return grad[..., 0, :] if a.ndim == 1 else grad
 
 
@@ -65,7 +65,7 @@ def matmul_grad_b(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
             return g * a
         return a[:, None] * g[..., None, :]  # outer product with the row a
     grad = g[..., None] if b.ndim == 1 else g
-    grad = _matrix_t(a) @ grad
+    grad = _matmul(_matrix_t(a), grad)
     return grad[..., 0] if b.ndim == 1 else grad
 
 
