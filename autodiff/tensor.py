@@ -839,8 +839,9 @@ def _constant(data: Any) -> Tensor:
 
 
 def as_tensor(x: Any, like: Tensor | None = None, op: str = "op") -> Tensor:
-    """`x` as a Tensor: tensors pass through; numbers take `like`'s dtype when it is a float
-    dtype (as numpy does for Python numbers: float32 * 2.0 stays float32); arrays keep theirs."""
+    """`x` as a Tensor: tensors pass through; numbers, numpy's scalars included, take `like`'s
+    dtype when it is a float dtype (float32 * 2.0 and float32 * np.sqrt(2) stay float32, as in
+    PyTorch); arrays keep theirs."""
     if isinstance(x, Tensor):
         return x
     kind = type(x)
@@ -849,6 +850,10 @@ def as_tensor(x: Any, like: Tensor | None = None, op: str = "op") -> Tensor:
     if kind is _ndarray:
         _check_dtype(x, x)
         return _constant(x)
+    if like is not None and isinstance(x, np.generic) and x.dtype.kind in "biuf":
+        # numpy's scalars (np.sqrt(2), np.float64(3)) count as numbers, as in PyTorch:
+        # float32 * np.sqrt(2) stays float32, where numpy 2 would promote it to float64
+        return as_tensor(x.item(), like, op)
     if isinstance(x, (bool, Number)) and not isinstance(x, complex):
         if like is not None:
             return _constant(_asarray(x, dtype=np.result_type(like._data, x)))

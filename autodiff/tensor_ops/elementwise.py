@@ -117,9 +117,16 @@ def pos(a: Tensor) -> Tensor:
     return a
 
 
+def _python_number(v: Any) -> Any:
+    """A numpy scalar as the Python number it holds: an argument such as np.float64(2) must not
+    make numpy 2 promote float32 data to float64 (PyTorch treats it as a number)."""
+    return v.item() if isinstance(v, np.generic) and v.dtype.kind in "biuf" else v
+
+
 def power(a: Tensor, b: Any) -> Tensor:
     """a ** b: a number exponent is a constant of the op ('**'); a tensor exponent is an input
     ('pow', which needs a > 0 where its gradient is wanted)."""
+    b = _python_number(b)
     if isinstance(b, Tensor):
         return _binary("pow", a, b, np.power)
     if isinstance(b, (int, float)) and not isinstance(b, bool):
@@ -270,6 +277,7 @@ def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tens
     """
     if low is None and high is None:
         raise ValueError("clip: give low, high or both")
+    low, high = _python_number(low), _python_number(high)
     if low is not None and high is not None and low > high:
         raise ValueError(f"clip: low {low!r} is greater than high {high!r}")
     return _make(np.clip(x.data, low, high), (x,), "clip", (low, high))
