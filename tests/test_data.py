@@ -83,6 +83,20 @@ def test_shuffles_differ_across_epochs_and_repeat_across_runs():
     assert epoch(unseeded[0]) != epoch(unseeded[1])  # a fresh seed each (1 in 50! to clash)
 
 
+def test_without_a_seed_the_shuffle_follows_autodiff_manual_seed_as_pytorchs():
+    import autodiff
+
+    X, y = np.zeros((50, 1)), np.arange(50)
+    runs = []
+    for _ in range(2):
+        autodiff.manual_seed(4)
+        loader = DataLoader((X, y), batch_size=8, shuffle=True)
+        runs.append([epoch(loader) for _ in range(2)])
+    assert runs[0] == runs[1] and runs[0][0] != runs[0][1]
+    autodiff.manual_seed(5)
+    assert epoch(DataLoader((X, y), batch_size=8, shuffle=True)) != runs[0][0]
+
+
 def test_a_resumed_sampler_repeats_the_epoch():
     sampler = RandomSampler(20, seed=3)
     orders = [list(sampler) for _ in range(4)]

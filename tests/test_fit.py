@@ -488,11 +488,13 @@ def resumable_setup(kind):
         optimizer = Adam(model.parameters(), lr=0.01)
         # halve the rate unless the validation loss halved: it will change
         schedule = ReduceLROnPlateau(optimizer, factor=0.5, patience=0, threshold=0.5)
-    loader = DataLoader((X[:90], y[:90]), batch_size=16, shuffle=True, seed=3)
+    # "unseeded": the shuffle's seed comes from autodiff.manual_seed's generator
+    seed = None if kind == "unseeded" else 3
+    loader = DataLoader((X[:90], y[:90]), batch_size=16, shuffle=True, seed=seed)
     return model, optimizer, schedule, loader, (X[90:], y[90:])
 
 
-@pytest.mark.parametrize("kind", ["adam", "sgd", "dropout", "dropout_rng"])
+@pytest.mark.parametrize("kind", ["adam", "sgd", "dropout", "dropout_rng", "unseeded"])
 def test_resumed_training_equals_uninterrupted_training_to_the_bit(tmp_path, kind):
     import autodiff
 

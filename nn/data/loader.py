@@ -21,6 +21,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from autodiff.tensor import _rng_of
+
 __all__ = ["BatchSampler", "DataLoader", "RandomSampler", "SequentialSampler", "TensorDataset"]
 
 
@@ -101,7 +103,9 @@ class SequentialSampler:
 class RandomSampler:
     """Every sample once per epoch, in a new random order each epoch. The order of epoch k
     depends only on (`seed`, k), so a seeded run repeats exactly, and so does a resumed one
-    (set ``epoch`` to the next epoch to draw). Without a seed, one is drawn from the OS.
+    (set ``epoch`` to the next epoch to draw). Without a seed, one is drawn from the generator
+    `autodiff.manual_seed` seeds, as PyTorch's sampler draws from ``torch.manual_seed``'s: after
+    ``manual_seed(0)`` a run repeats exactly.
 
     >>> sampler = RandomSampler(5, seed=0)
     >>> first, second = list(sampler), list(sampler)
@@ -114,7 +118,9 @@ class RandomSampler:
     def __init__(self, data_source: Any, seed: int | None = None) -> None:
         self.num_samples = _length("RandomSampler", data_source)
         _check_seed("RandomSampler", seed)
-        self.seed = int(np.random.SeedSequence().entropy) if seed is None else int(seed)
+        if seed is None:
+            seed = _rng_of(None).integers(2**63)
+        self.seed = int(seed)
         self.epoch = 0  # the epoch the next indices() call draws
 
     def indices(self) -> np.ndarray:
@@ -174,7 +180,8 @@ class DataLoader:
     arrays), one array (batches are arrays), a `TensorDataset`, or any object with ``len()``
     and ``dataset[i]`` returning a sample or a tuple (PyTorch's map-style data sets; a batch
     stacks the samples' fields). With ``shuffle=True`` each epoch visits the samples in a new
-    order, the same in every run for the same `seed`; `sampler` picks another order instead.
+    order, the same in every run for the same `seed` (or, without one, after the same
+    `autodiff.manual_seed`); `sampler` picks another order instead.
     ``len(loader)`` is the number of batches per epoch.
 
     >>> import numpy as np
