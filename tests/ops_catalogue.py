@@ -318,7 +318,9 @@ REDUCTIONS = [
     Op("numpy reductions",
        lambda t: np.cumprod(np.std(t * 2, axis=None) + np.cumsum(t, axis=0) + 10, axis=0),
        lambda t: torch.cumprod(torch.std(t * 2, correction=0) + torch.cumsum(t, 0) + 10, 0),
-       (distinct,), AT_LEAST_1D, valid=_at_least_two),
+       # elements spread out: std's gradient (x - mean) / std of nearly equal float32 numbers
+       # keeps only a few digits, more than float32's tolerance can follow through cumprod
+       (distinct,), AT_LEAST_1D, valid=lambda x: x.size >= 2 and x.std() >= 0.25),
 ]  # fmt: skip
 
 # --------------------------------------------------------------------------------------------

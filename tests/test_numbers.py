@@ -311,6 +311,22 @@ def test_a_nan_input_to_an_mlp_gives_a_nan_output():
         assert math.isnan(model([nan, 1.0]).data), activation
 
 
+@pytest.mark.parametrize("name", ["relu", "leaky_relu"])
+def test_tensor_activations_at_special_numbers_agree_with_value_and_torch(name):
+    """relu passes the gradient through a nan (PyTorch's `x <= 0 ? 0 : g`), as Value.relu does;
+    0 and -0.0 get 0."""
+    points = [nan, inf, -inf, 0.0, -0.0, 2.0, -2.0]
+    x = Tensor(np.array(points), requires_grad=True)
+    UNARY[name][0](x).sum().backward()
+    for i, p in enumerate(points):
+        v = Value(p)
+        UNARY[name][0](v).backward()
+        assert x.grad[i] == v.grad, (name, p)
+    expected = {"relu": [1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+                "leaky_relu": [0.01, 1.0, 0.01, 0.01, 0.01, 1.0, 0.01]}[name]  # fmt: skip
+    np.testing.assert_array_equal(x.grad, expected)
+
+
 # ------------------------------------------------------------------------------------------
 # Tensor powers: PyTorch's gradients at 0, inf, nan and negative bases
 # ------------------------------------------------------------------------------------------

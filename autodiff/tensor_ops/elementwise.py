@@ -314,10 +314,12 @@ def sigmoid_grad(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 
 
 def relu_grad(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
-    """d relu(x)/dx = 1 where x > 0, else 0"""
+    """d relu(x)/dx = 1 where x > 0, else 0 (and 1 where x is nan, as PyTorch)"""
+    # out = max(x, 0) is 0 exactly where x <= 0, and nan where x is: `out != 0` is PyTorch's
+    # mask (`x <= 0 ? 0 : g`, which lets a nan through) at the cost of `out > 0`
     if type(out) is np.ndarray:  # (not a Tensor, nor a symbolic operand of `compile`)
-        return g * (out > _ZEROS.get(out.dtype, 0))
-    return g * (_raw(out) > 0)
+        return g * (out != _ZEROS.get(out.dtype, 0))
+    return g * (_raw(out) != 0)
 
 
 def leaky_relu_grad(g: Any, inputs: tuple, out: Any, ctx: float) -> Any:
