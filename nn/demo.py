@@ -258,7 +258,8 @@ def _missing_extras() -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The whole demo, as ``python -m nn.demo [OUTPUT_FOLDER] [--epochs N]`` runs it."""
-    parser = argparse.ArgumentParser(prog="python -m nn.demo", description=__doc__.split("\n")[0])
+    summary = " ".join(__doc__.split("\n\n")[0].split())  # the first paragraph, whole
+    parser = argparse.ArgumentParser(prog="python -m nn.demo", description=summary)
     parser.add_argument(
         "output", nargs="?", default="demo-output", help="folder for the pictures (made if new)"
     )

@@ -98,3 +98,10 @@ def test_without_the_extras_and_graphviz_the_demo_skips_and_says_how_to_install(
 def test_demo_arguments():
     with pytest.raises(SystemExit):
         main(["--epochs", "0"])
+
+
+def test_demo_help_gives_the_whole_first_paragraph(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a tensor MLP that learns the 8x8 handwritten digits with `nn.fit`." in text

@@ -9,11 +9,13 @@ import importlib.util
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 IMAGES = ("image/png", "image/svg+xml")
 
@@ -71,18 +73,41 @@ def test_notebooks_point_to_each_other() -> None:
         )
 
 
+def test_the_readme_lists_every_notebook() -> None:
+    """The front door names each notebook, one line each, in its Notebooks section."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Notebooks", 1)[1].split("\n## ", 1)[0]
+    for path in PATHS:
+        assert f"- `{path.stem}`:" in section, f"README.md's Notebooks section misses {path.stem}"
+
+
+def test_the_chain_rule_notebook_embeds_the_step_through_page() -> None:
+    """03 shows `explore`'s page inline: an iframe holding the whole page, nothing fetched."""
+    cells = [c for c in _code_cells(_load(NOTEBOOKS / "03_chain_rule.ipynb"))
+             if "explore(" in _source(c) and "import" not in _source(c)]  # fmt: skip
+    assert cells, "03_chain_rule calls explore() in no cell"
+    pages = ["".join(o["data"]["text/html"]) for c in cells for o in c["outputs"]
+             if "text/html" in o.get("data", {})]  # fmt: skip
+    assert any(p.startswith("<iframe srcdoc=") and "Backward pass of" in p for p in pages)
+    assert not any(re.search(r"(src|href)=&quot;https?:", p) for p in pages)
+
+
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_runs(path: Path) -> None:
     """Every cell runs without an error in a fresh kernel on this checkout's code (the runner's
-    first, unsaved cell asserts where autodiff and nn were imported from)."""
+    first, unsaved cell asserts where autodiff and nn were imported from), in under a minute
+    (a learner waits for it)."""
     run = _runner()
     for needed in ("matplotlib", "sklearn", "hypothesis"):  # plots, the digits, 08's tests
         reason = f'the notebooks need {needed}: pip install ".[notebooks,plot,data,testing]"'
         pytest.importorskip(needed, reason=reason)
+    began = time.perf_counter()
     try:
         run.run(path, check=True)
     except run.NotebookError as error:
         pytest.fail(str(error), pytrace=False)
+    seconds = time.perf_counter() - began
+    assert seconds < 60, f"{path.name} took {seconds:.0f} s to run, over a minute"
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
