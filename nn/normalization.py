@@ -98,6 +98,12 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}: expected {self._shapes} input, got {ndim}-d input of "
                 f"shape {np.shape(x.data if isinstance(x, Tensor) else x)}"
             )
+        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        if shape[1] != self.num_features:  # before any statistic is counted
+            raise ValueError(
+                f"{type(self).__name__}: expected {self.num_features} channels (num_features) "
+                f"in dim 1, got input of shape {shape}"
+            )
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked += 1

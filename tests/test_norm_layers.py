@@ -115,6 +115,15 @@ def test_batch_norm_checks_the_input_rank() -> None:
         nn.BatchNorm1d(0)
 
 
+@pytest.mark.parametrize("layer, shape", [(nn.BatchNorm1d, (2, 3)), (nn.BatchNorm2d, (2, 3, 5, 5))])
+def test_batch_norm_names_a_wrong_channel_count_and_counts_nothing(layer, shape) -> None:
+    bn = layer(4)
+    with pytest.raises(ValueError, match=r"expected 4 channels \(num_features\) in dim 1, got "
+                       rf"input of shape \({shape[0]}, 3"):  # fmt: skip
+        bn(Tensor(np.zeros(shape)))
+    assert bn.num_batches_tracked == 0 and (bn.running_mean == 0).all()
+
+
 @needs_torch
 @pytest.mark.parametrize("momentum", [0.1, 0.5, None])
 @pytest.mark.parametrize(
