@@ -403,6 +403,42 @@ class Tensor:
         """True for tensors made by the user rather than by an op that records the graph."""
         return not self._prev
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``t[index] = value``, in place, with numpy's indexing and casting to t's dtype. As
+        in PyTorch it bumps the tensor's version, so a graph that saved t refuses to
+        backpropagate; a tensor that requires grad is changed only under ``no_grad()`` (the
+        assignment is not recorded, so in grad mode it is an error).
+
+        >>> from autodiff import Tensor, no_grad
+        >>> t = Tensor([1.0, 2.0, 3.0])
+        >>> t[t > 1.5] = 0.0
+        >>> t
+        Tensor([1., 0., 0.])
+        >>> w = Tensor([1.0, 2.0], requires_grad=True)
+        >>> with no_grad():
+        ...     w[0] = 5.0
+        >>> w.data
+        array([5., 2.])
+        """
+        if self.requires_grad and grad_enabled():
+            raise RuntimeError(
+                f"setitem: {_describe_tensor(self)} requires grad, and assigning into it is not "
+                "recorded for backward; assign under no_grad() (to set a parameter's values), or "
+                "build a new tensor with where, masked_fill or scatter"
+            )
+        target = index._data if isinstance(index, Tensor) else index
+        if isinstance(target, tuple):
+            target = tuple(i._data if isinstance(i, Tensor) else i for i in target)
+        numbers = value._data if isinstance(value, Tensor) else value
+        try:
+            self._data[target] = numbers
+        except (ValueError, IndexError, TypeError) as error:
+            raise type(error)(
+                f"setitem: cannot assign {_describe(value)} to index {index!r} of "
+                f"{_describe_tensor(self)}: {error}"
+            ) from None
+        changed_in_place([self])
+
     def detach(self) -> Tensor:
         """The same data (shared) as a new tensor outside the graph."""
         return Tensor(self._data)
