@@ -6,6 +6,8 @@ clear errors. Gradients against central differences: tests/test_ops_properties.p
 from __future__ import annotations
 
 import math
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -176,6 +178,23 @@ def test_remainders_take_the_sign_of_the_divisor_or_of_the_dividend() -> None:
     np.testing.assert_allclose((7.0 % Tensor([2.0, -3.0])).data, [1.0, -2.0])
     np.testing.assert_allclose((7.0 // Tensor([2.0, -3.0])).data, [3.0, -3.0])
     assert ad.remainder is Tensor.__mod__ and Tensor.remainder is Tensor.__mod__
+
+
+def test_integer_division_by_zero_raises_as_pytorch_and_floats_give_nan_silently() -> None:
+    i = Tensor(np.array([5, -5]))
+    for name, op in [
+        ("fmod", lambda d: ad.fmod(i, d)),
+        ("%", lambda d: i % d),
+        ("//", lambda d: i // d),
+        ("//", lambda d: 7 // Tensor(np.array([1, 0]))),
+    ]:
+        with pytest.raises(ZeroDivisionError, match=f"{re.escape(name)}: integer division by "):
+            op(Tensor(np.array([1, 0])))
+    np.testing.assert_array_equal((i % 3).data, [2, 1])  # no zero: numpy's numbers
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from numpy
+        out = ad.fmod(Tensor([5.0, 1.0]), Tensor([0.0, 0.0]))
+        assert np.isnan(out.data).all() and np.isinf((Tensor([1.0]) // 0.0).data).all()
 
 
 def test_remainder_gradients_are_one_and_minus_the_quotient() -> None:

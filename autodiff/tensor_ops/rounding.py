@@ -77,8 +77,14 @@ def zero_grad(g: Any, inputs: tuple, out: Any, ctx: Any) -> Any:
 def _binary(op: str, a: Any, b: Any, ufunc: Any) -> Tensor:
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     a, b = as_tensor(a, like, op), as_tensor(b, like, op)
+    if b.data.dtype.kind in "iub" and a.data.dtype.kind in "iub" and not b.data.all():
+        # integers have no inf or nan for x / 0: PyTorch raises, where numpy warns and gives 0
+        raise ZeroDivisionError(
+            f"{op}: integer division by zero (the divisor, of shape {b.data.shape}, holds a 0)"
+        )
     try:
-        data = ufunc(a.data, b.data)
+        with np.errstate(divide="ignore", invalid="ignore"):  # floats: inf or nan, as PyTorch
+            data = ufunc(a.data, b.data)
     except ValueError:
         raise broadcast_error(op, a, b) from None
     return _make(data, (a, b), op)
