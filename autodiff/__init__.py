@@ -16,6 +16,24 @@ __version__ = "0.1.0"
 
 from autodiff.chain_rule import ChainRuleTrace, TraceStep, trace
 from autodiff.compiler import compile
+from autodiff.creation import (
+    arange,
+    empty,
+    empty_like,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
+    uniform,
+    zeros,
+    zeros_like,
+)
 from autodiff.drawing import GraphDrawing, GraphvizNotFoundWarning, draw
 from autodiff.errors import DivisionByZeroError, DomainError
 from autodiff.explorer import Explorer, explore
@@ -23,7 +41,7 @@ from autodiff.function import Function
 from autodiff.functional import grad, hessian, hvp, jacobian, value_and_grad
 from autodiff.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from autodiff.graph import enable_grad, is_grad_enabled, no_grad, topological_order
-from autodiff.tensor import Tensor, arange, full, manual_seed, ones, randn, uniform, zeros
+from autodiff.tensor import Tensor, manual_seed
 from autodiff.tensor_ops.activations import (
     celu,
     elu,
@@ -166,6 +184,17 @@ __all__ = [
     "uniform",
     "where",
     "zeros",
+    # creation functions beyond the ones above, PyTorch's names
+    "empty",
+    "empty_like",
+    "eye",
+    "full_like",
+    "linspace",
+    "ones_like",
+    "rand",
+    "rand_like",
+    "randn_like",
+    "zeros_like",
     # more tensor ops, PyTorch's names (any, all and round are attributes but not star-exported,
     # so `from autodiff import *` does not hide Python's builtins)
     "ValuesIndices",

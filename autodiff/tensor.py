@@ -905,14 +905,20 @@ def as_tensor(x: Any, like: Tensor | None = None, op: str = "op") -> Tensor:
 
 
 # --------------------------------------------------------------------------------------------
-# Creation helpers, with one seedable numpy Generator.
+# The seedable numpy Generator of the random creation functions (``autodiff/creation.py``).
 # --------------------------------------------------------------------------------------------
 
 _default_rng = np.random.default_rng()  # shared by threads: a Generator locks itself per call
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the generator used by `randn` and `uniform` when none is passed; returns it."""
+    """Reseed the generator the random creation functions (`rand`, `randn`, `uniform`, the
+    ``*_like`` ones) and ``nn.init`` draw from when no `rng` is passed; returns it.
+
+    >>> a = manual_seed(0).random()
+    >>> manual_seed(0).random() == a
+    True
+    """
     global _default_rng
     _default_rng = np.random.default_rng(seed)
     return _default_rng
@@ -924,61 +930,6 @@ def _rng_of(rng: np.random.Generator | int | None) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
     return np.random.default_rng(rng)
-
-
-def _shape_of(shape: Sequence) -> tuple:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
-    return tuple(int(n) for n in shape)
-
-
-def zeros(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return Tensor(np.zeros(_shape_of(shape), dtype=dtype), requires_grad=requires_grad)
-
-
-def ones(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
-    return Tensor(np.ones(_shape_of(shape), dtype=dtype), requires_grad=requires_grad)
-
-
-def full(shape: Any, value: float, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with `value`: ``full((2, 3), 7.0)``."""
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return Tensor(np.full(shape, value, dtype=dtype), requires_grad=requires_grad)
-
-
-def arange(
-    start: float, stop: float | None = None, step: float = 1, dtype: Any = np.float64,
-    requires_grad: bool = False,
-) -> Tensor:  # fmt: skip
-    """Evenly spaced values, as ``np.arange`` (float64 by default): ``arange(3)`` is [0, 1, 2]."""
-    data = (
-        np.arange(start, stop, step, dtype=dtype)
-        if stop is not None
-        else np.arange(start, step=step, dtype=dtype)
-    )
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def randn(
-    *shape: Any, dtype: Any = np.float64, requires_grad: bool = False,
-    rng: np.random.Generator | int | None = None,
-) -> Tensor:  # fmt: skip
-    """Standard normal samples: ``randn(2, 3, rng=0)``; `rng` is a Generator or a seed
-    (default: the module's generator, see `manual_seed`)."""
-    data = _rng_of(rng).standard_normal(_shape_of(shape), dtype=dtype)
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def uniform(
-    shape: Any, low: float = 0.0, high: float = 1.0, dtype: Any = np.float64,
-    requires_grad: bool = False, rng: np.random.Generator | int | None = None,
-) -> Tensor:  # fmt: skip
-    """Uniform samples in [low, high): ``uniform((2, 3), -1, 1, rng=0)``."""
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    data = _rng_of(rng).uniform(low, high, shape).astype(dtype, copy=False)
-    return Tensor(data, requires_grad=requires_grad)
 
 
 # The ops themselves live next to their backward rules; importing them attaches the methods.

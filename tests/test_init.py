@@ -15,7 +15,7 @@ N = (400, 500)  # 200,000 draws: a sample std is within ~0.3% of the true one
 
 
 def empty(*shape, dtype=np.float64):
-    return Tensor(np.zeros(shape, dtype), requires_grad=True)
+    return autodiff.empty(*shape, dtype=dtype, requires_grad=True)
 
 
 @pytest.mark.parametrize(

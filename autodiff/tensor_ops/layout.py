@@ -180,7 +180,7 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple:
     smaller), or into pieces of the sizes listed (which must add up to x's size along `dim`).
 
     >>> from autodiff import arange
-    >>> arange(5).split(2)
+    >>> arange(5.0).split(2)
     (Tensor([0., 1.]), Tensor([2., 3.]), Tensor([4.]))
     """
     d = dim_of(dim, x.data.ndim, "split")
@@ -334,7 +334,7 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
     (``torch.Tensor.unfold``); overlapping windows add their gradients.
 
     >>> from autodiff import arange
-    >>> arange(5).unfold(0, 3, 2)
+    >>> arange(5.0).unfold(0, 3, 2)
     Tensor([[0., 1., 2.],
             [2., 3., 4.]], shape=(2, 3))
     """

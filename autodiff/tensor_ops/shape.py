@@ -36,7 +36,7 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     """The same elements in a new shape: ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``.
 
     >>> from autodiff import arange
-    >>> arange(4).reshape(2, -1)
+    >>> arange(4.0).reshape(2, -1)
     Tensor([[0., 1.],
             [2., 3.]], shape=(2, 2))
     """
