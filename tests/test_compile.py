@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,7 +87,7 @@ def pig_farm(x1: Any, x2: Any, x3: Any) -> Any:
 ARTICLE_FUNCTION = '''\
 def pig_farm(x1, x2, x3):
     """The value of pig_farm and its gradient with respect to x1, x2, x3."""
-    # forward: one line per node (v<n> is the node #<n> of draw and trace)
+    # forward: one line per node (v<n> is the node #<n> of trace)
     v2 = power(x1, 2.0)  # ** 2
     v3 = 5.0 * v2  # *
     v6 = 8.0 * x2  # *
@@ -864,23 +865,55 @@ def test_generated_sources_pass_ruff(tmp_path: Path, moons: tuple) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_nodes_are_named_as_the_drawing_and_the_trace_name_them() -> None:
+def numbered_lines(source: str) -> dict[int, str]:
+    """n -> the op comment of the line ``v<n> = ...  # op`` (the compiled forward pass)."""
+    found = re.findall(r"^    v(\d+) = .*  # (.+)$", source, flags=re.MULTILINE)
+    return {int(n): op for n, op in found}
+
+
+def assert_numbered_as_the_trace(output: Any, source: str) -> None:
+    """Every node the trace calls '#<n> <op>' is the line ``v<n> = ...  # <op>``, and back."""
+    traced = {}
+    for step in autodiff.trace(output):
+        for name in (step.name, step.output_name):
+            match = re.fullmatch(r"#(\d+) ([^\s(]\S*)", name)  # an op (not a leaf's shape)
+            if match:
+                traced[int(match[1])] = match[2]
+    lines = numbered_lines(source)
+    assert traced, "the trace names no node by its number"
+    for n, op in traced.items():
+        label = lines.get(n, "")
+        assert label == op or label.startswith((op + " ", op + "(")), (n, op, label)
+    assert set(lines) <= set(traced), (lines, traced)
+
+
+def test_nodes_are_numbered_as_the_trace_numbers_them() -> None:
     x1, x2, x3 = Value(2.0, label="x1"), Value(1.0, label="x2"), Value(4.0, label="x3")
     y = pig_farm(x1, x2, x3)
-    steps = autodiff.trace(y)
     source = compile(pig_farm, x1, x2, x3).source
-    for step in steps:
-        if step.name.startswith("#"):  # '#7 +' in the trace and the drawing is v7 here
-            index, op = step.name[1:].split(" ", 1)
-            assert f"    v{index} = " in source and f"# {op}" in source
-            assert f"g_v{index} = " in source
-        elif step.name in ("x1", "x2", "x3"):  # labels are the names
+    assert "(v<n> is the node #<n> of trace)" in source
+    assert_numbered_as_the_trace(y, source)
+    for step in autodiff.trace(y):
+        if step.name in ("x1", "x2", "x3"):  # labels are the names
             assert f"g_{step.name} = " in source
-    drawing = autodiff.draw(y).source
-    assert "#7 +" not in drawing or "v7" in source
+    # the drawing shows values, grads and ops, not the trace's numbers: the source claims none
+    assert "#7" not in autodiff.draw(y).source and "draw" not in source.split("def ")[-1]
     model = MLP(2, [2, 1], seed=0)
     compiled = compile(lambda ps, x: model(x), model.parameters(), [1.0, 2.0])
     assert "layers_0_neurons_1_w_0" in compiled.source  # nn's 'layers.0.neurons.1.w.0'
+
+
+def test_tensor_nodes_are_numbered_as_the_trace_numbers_them() -> None:
+    # constants (tensors needing no gradient) are not in the trace's walk: they must not shift
+    # the numbers of the nodes after them
+    weights = Tensor(np.array([1.0, 2.0]))
+
+    def f(x: Tensor, w: Tensor) -> Tensor:
+        return (((x @ w).tanh() * weights + 1.0) * (x @ w).exp()).sum()
+
+    args = np.array([[1.0, 0.5], [-0.5, 2.0]]), np.array([0.3, -0.2])
+    output = f(*(Tensor(a, requires_grad=True) for a in args))
+    assert_numbered_as_the_trace(output, compile(f, *args).source)
 
 
 # --------------------------------------------------------------------------------------------

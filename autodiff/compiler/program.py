@@ -44,7 +44,7 @@ from autodiff.compiler.expr import (
 from autodiff.compiler.trace import Argument, Recording
 from autodiff.graph import topological_order
 from autodiff.naming import identifier
-from autodiff.tensor import VJP_RULES, _ones_vector
+from autodiff.tensor import VJP_RULES, Tensor, _ones_vector
 from autodiff.tensor_ops import activations
 from autodiff.tensor_ops import einsum as einsum_ops
 from autodiff.tensor_ops import losses as losses_ops
@@ -86,7 +86,7 @@ class Program:
     constants: dict  # name -> ndarray, for module-level constants
     scalar_constants: dict  # name -> float, labelled scalar constants
     uses_ones: dict = field(default_factory=dict)  # name -> ones vector
-    order: list = field(default_factory=list)  # the nodes, numbered as draw and trace do
+    order: list = field(default_factory=list)  # the nodes (`_order`)
     read: set = field(default_factory=set)  # ids of argument arrays an op reads as a constant
 
 
@@ -578,11 +578,18 @@ class _Builder:
         )
 
     def _order(self, root: Any) -> tuple[list, dict]:
-        """Topological order and each node's number in it (as draw and trace number nodes),
+        """Topological order and each node's number, the one `trace` gives it (``#7 +``),
         with the operands of recorded comparisons that a `where` mask came from placed before
-        it when not already in (numbered after the drawing's nodes)."""
+        it when not already in. The trace of a tensor graph walks only tensors that need a
+        gradient (as backward does): the others (constants) are numbered after its nodes."""
         order = topological_order(root)
-        index = {id(node): i for i, node in enumerate(order)}
+        if self.tensor:
+            traced = topological_order(root, Tensor._follow)
+            index = {id(node): i for i, node in enumerate(traced)}
+            for node in order:
+                index.setdefault(id(node), len(index))
+        else:
+            index = {id(node): i for i, node in enumerate(order)}
         if not self.tensor or not self.comparisons:
             return order, index
         present = {id(n) for n in order}

@@ -280,7 +280,7 @@ def function_source(program: Program, flavour: str, batched: tuple | None = None
             else:
                 writer.lines += sequence("", argument.element_names, f" = {source}", 1, "()")
 
-    writer.comment("forward: one line per node (v<n> is the node #<n> of draw and trace)")
+    writer.comment("forward: one line per node (v<n> is the node #<n> of trace)")
     for st in program.forward:
         writer.assign(st.target, st.expr, st.comment)
         if batched is not None and _names_in(st.expr) & batched_names:
