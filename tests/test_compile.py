@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,16 @@ def reference(f: Callable, *args: Any) -> tuple | None:
         return None
 
 
+def backward_reference(f: Callable, *args: Any) -> tuple:
+    """f's value and each argument's .grad after ``f(...).backward()`` on fresh Values (an
+    argument may be a list of numbers: a list of gradients)."""
+    leaves = [[Value(v) for v in a] if isinstance(a, list) else Value(a) for a in args]
+    out = f(*leaves)
+    out.backward()
+    grads = [[v.grad for v in x] if isinstance(x, list) else x.grad for x in leaves]
+    return out.data, tuple(grads)
+
+
 # --------------------------------------------------------------------------------------------
 # The article's example: the teaching artefact
 # --------------------------------------------------------------------------------------------
@@ -107,7 +118,8 @@ def pig_farm(x1, x2, x3):
     g_x2 = g_v6 * 8.0  # *
     g_v2 = g_v3 * 5.0  # *
     g_x1 = g_v2 * (2.0 * x1)  # ** 2
-    return y, (g_x1, g_x2, g_x3)
+    # + 0.0 makes a gradient of -0.0 +0.0, as backward() sums into a .grad from 0.0
+    return y, (g_x1 + 0.0, g_x2, g_x3)
 '''
 
 
@@ -124,12 +136,9 @@ def test_the_articles_example_compiles_to_the_chain_rule_written_out() -> None:
 @given(floats(), floats(), floats())
 def test_the_articles_example_equals_backward_everywhere(a: float, b: float, c: float) -> None:
     compiled = compile(pig_farm, 2.0, 1.0, 4.0)
-    xs = [Value(a), Value(b), Value(c)]
-    y = pig_farm(*xs)
-    y.backward()  # the numeric driver Value.backward uses
-    value, grads = compiled(a, b, c)
-    assert value == y.data and list(grads) == [x.grad for x in xs]
+    assert_same(compiled(a, b, c), backward_reference(pig_farm, a, b, c))  # -0.0 included
     assert_same(compiled(a, b, c), reference(pig_farm, a, b, c))
+    assert_same(compiled(-0.0, b, c), backward_reference(pig_farm, -0.0, b, c))
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,14 +209,56 @@ def test_random_scalar_programs_equal_define_by_run_to_the_bit(program: tuple) -
     assume(expected is not None and all(math.isfinite(g) for g in expected[1]))
     compiled = compile(f, *inputs)
     assert_same(compiled(*inputs), expected)
+    assert_same(compiled(*inputs), backward_reference(f, *inputs))  # the sign of zero too
     elsewhere = reference(f, *others)  # the other side of every kink the trace crossed
     if elsewhere is not None:
         assert_same(compiled(*others), elsewhere)
-        xs = [Value(v) for v in others]
-        out = f(*xs)
-        out.backward()  # Value.backward's own driver: the same numbers (its zeros are +0.0)
-        _, grads = compiled(*others)
-        assert all(g == x.grad or (math.isnan(g) and math.isnan(x.grad)) for g, x in zip(grads, xs))
+        assert_same(compiled(*others), backward_reference(f, *others))
+
+
+def test_a_zero_gradient_has_the_sign_backward_gives_it() -> None:
+    # d/dy = relu'(x y) x = 0 * -1 = -0.0 on its one path; Value.backward sums the paths into
+    # a .grad that starts at 0.0 (as micrograd's does), which makes it +0.0
+    def f(x: Value, y: Value) -> Value:
+        return (x * y).relu() + x.leaky_relu()
+
+    compiled = compile(f, -1.0, 2.0)
+    for args in ((-1.0, 2.0), (-0.0, 2.0), (1.0, -0.0), (-1.0, -0.0), (math.nan, 0.0)):
+        expected = backward_reference(f, *args)
+        assert_same(compiled(*args), expected)
+        assert_same(reference(f, *args), expected)  # value_and_grad gives what backward gives
+    _, (_, g_y) = compiled(-1.0, 2.0)
+    assert struct.pack("<d", g_y) == struct.pack("<d", 0.0)
+    assert compiled.source.rstrip().endswith("return v5, (g_x + 0.0, g_y + 0.0)")
+
+    constant_slopes = [  # gradients that read no argument: + 0.0 only where one is -0.0
+        (lambda x: x * -0.0, "(g_x + 0.0,)"),
+        (lambda x: x * -0.0 + x * -0.0, "(g_x + 0.0,)"),
+        (lambda x: x * 1e-200 * -1e-200, "(g_x + 0.0,)"),  # underflows to -0.0
+        (lambda x: x * 0.0, "(g_x,)"),
+        (lambda x: 3 * x - x, "(g_x,)"),
+    ]
+    for g, returned in constant_slopes:
+        compiled = compile(g, 1.0)
+        assert compiled.source.rstrip().endswith(returned), compiled.source
+        for x in (1.0, -0.0, math.inf):
+            assert_same(compiled(x), backward_reference(g, x))
+
+    def hinge(params: list, x: list, label: float) -> Value:  # a list argument: each gradient
+        return (1 + -label * model(x)).relu()
+
+    model = MLP(2, [4, 1], seed=3)
+    params = [p.data for p in model.parameters()]
+    step = compile(hinge, model.parameters(), [0.5, -1.0], 1.0, argnums=0)
+    for point in ([0.5, -1.0], [-0.0, 0.0], [2.0, 3.0], [-2.0, 0.25]):
+        for label in (1.0, -1.0):
+            value, grads = step(params, point, label)
+            for p in model.parameters():
+                p.grad = 0.0
+            out = hinge(None, point, label)
+            out.backward()
+            assert same_bits(value, out.data)
+            assert same_bits(grads, [p.grad for p in model.parameters()])
 
 
 # --------------------------------------------------------------------------------------------
