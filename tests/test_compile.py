@@ -16,6 +16,7 @@ import re
 import struct
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -344,6 +345,78 @@ def test_scalar_ops_on_nan_inf_and_zeros_give_what_value_gives(name: str) -> Non
             continue
         value, (grad,) = compiled(x)
         assert same_bits(value, expected[0]) and same_bits(grad, expected[1]), (x, value, grad)
+
+
+DOMAIN = {  # f, where it is traced, and inputs Value refuses
+    "log": (lambda x, y: (x * y).log() + y, (1.0, 2.0), [(-1.0, 1.0), (0.0, 3.0), (-0.0, 1.0)]),
+    "/": (lambda x, y: x / y + y, (1.0, 2.0), [(1.0, 0.0), (-2.5, -0.0), (0.0, 0.0)]),
+    "1 / y": (lambda x, y: x * (1 / y), (1.0, 2.0), [(1.0, 0.0)]),
+    "/ (x - y)": (lambda x, y: (x * x) / (x - y), (1.0, 2.0), [(3.0, 3.0)]),
+    "** -1": (lambda x, y: (x - y) ** -1, (1.0, 2.0), [(2.0, 2.0)]),
+    "** 0.5": (lambda x, y: (x - y) ** 0.5, (3.0, 2.0), [(1.0, 2.0)]),
+}
+
+
+def refusal(f: Callable, *args: float) -> Exception:
+    with pytest.raises((DomainError, ZeroDivisionError)) as refused:
+        f(*(Value(a) for a in args))
+    return refused.value
+
+
+@pytest.mark.parametrize("name", sorted(DOMAIN))
+def test_inputs_value_refuses_raise_its_error_with_its_message(name: str) -> None:
+    f, traced, refused_at = DOMAIN[name]
+    compiled = compile(f, *traced)
+    for args in refused_at:
+        expected = refusal(f, *args)
+        kind = ZeroDivisionError if isinstance(expected, ZeroDivisionError) else ValueError
+        with pytest.raises(kind) as raised:
+            compiled(*args)
+        # the op and the values, as Value says them (its exponents are the numbers written)
+        assert str(raised.value) == str(expected).replace("** -1 ", "** -1.0 "), name
+        assert "Traceback" not in str(raised.value)
+    assert_same(compiled(*traced), backward_reference(f, *traced))  # and fine inside
+
+
+@pytest.mark.parametrize("name", sorted(DOMAIN))
+def test_batched_calls_refuse_what_value_refuses_naming_the_sample(name: str) -> None:
+    f, traced, refused_at = DOMAIN[name]
+    batched = compile(f, *traced).batched(in_axes=(0, 0))
+    for args in refused_at:
+        xs, ys = np.array([traced[0], args[0], 5.0]), np.array([traced[1], args[1], 3.0])
+        expected = refusal(f, *args)
+        kind = ZeroDivisionError if isinstance(expected, ZeroDivisionError) else ValueError
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no RuntimeWarning from numpy: refused first
+            with pytest.raises(kind) as raised:
+                batched(xs, ys)
+        message = str(expected).replace("** -1 ", "** -1.0 ")
+        assert str(raised.value) == message + " (sample 1)", name
+    xs, ys = np.array([traced[0], traced[0] + 4.0]), np.array([traced[1], traced[1] + 1.0])
+    value, grads = batched(xs, ys)  # inputs inside the domain: the loop's numbers
+    loop = [compile(f, *traced)(x, y) for x, y in zip(xs, ys)]
+    assert value == pytest.approx(sum(v for v, _ in loop), rel=1e-12)
+    np.testing.assert_allclose(grads, np.array([g for _, g in loop]).T, rtol=1e-12)
+
+
+def test_saved_module_refuses_with_values_message_without_autodiff(tmp_path: Path) -> None:
+    f = DOMAIN["log"][0]
+    path = compile(f, 1.0, 2.0).save(tmp_path / "logged.py")
+    ruff_check(path)
+    code = RUNNER.format(folder=str(tmp_path), module="logged", function="f", args="(-1.0, 1.0)")
+    done = subprocess.run([sys.executable, "-I", "-B", "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith(f"ValueError: {refusal(f, -1.0, 1.0)}"), done.stderr
+    path = compile(lambda x, y: x / y, 1.0, 2.0).save(tmp_path / "divided.py")
+    ruff_check(path)
+    code = RUNNER.format(folder=str(tmp_path), module="divided", function="f", args="(1.0, 0.0)")
+    done = subprocess.run([sys.executable, "-I", "-B", "-c", code], capture_output=True, text=True)
+    assert done.stderr.strip().endswith("ZeroDivisionError: /: division by zero (1.0 / 0.0)")
+
+
+def test_division_by_a_constant_is_written_as_a_division() -> None:
+    source = compile(lambda x, y: x / 2.0 + x / y, 1.0, 2.0).source
+    assert "v2 = x / 2.0  # /" in source and "v4 = divide(x, y)  # /" in source
 
 
 def test_python_control_flow_is_fixed_at_the_traced_branch() -> None:

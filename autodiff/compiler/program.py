@@ -139,11 +139,17 @@ def _sum(ins: list) -> Expr:
     return total
 
 
+def _divide(a: Expr, b: Expr) -> Expr:
+    """a / b; through the helper that refuses b = 0 (as Value does) unless b is a constant,
+    which is not 0 (Value refused it when the graph was recorded)."""
+    return a / b if b.kind == "const" else call("divide", (a, b), {})
+
+
 FORWARD_SCALAR = {
     "+": lambda ins, ctx: ins[0] + ins[1],
     "-": lambda ins, ctx: ins[0] - ins[1],
     "*": lambda ins, ctx: ins[0] * ins[1],
-    "/": lambda ins, ctx: ins[0] / ins[1],
+    "/": lambda ins, ctx: _divide(ins[0], ins[1]),
     "neg": lambda ins, ctx: -ins[0],
     "**": lambda ins, ctx: call("power", (ins[0], Expr.const(ctx)), {}),  # refuses as Value
     "pow": lambda ins, ctx: Expr("binary", ("**", ins[0], ins[1]), None),
