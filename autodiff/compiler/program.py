@@ -44,7 +44,7 @@ from autodiff.compiler.expr import (
 from autodiff.compiler.trace import Argument, Recording
 from autodiff.graph import topological_order
 from autodiff.naming import identifier
-from autodiff.tensor import VJP_RULES, Tensor, _ones_vector
+from autodiff.tensor import VJP_RULES, _ones_vector
 from autodiff.tensor_ops import activations
 from autodiff.tensor_ops import einsum as einsum_ops
 from autodiff.tensor_ops import losses as losses_ops
@@ -586,11 +586,13 @@ class _Builder:
     def _order(self, root: Any) -> tuple[list, dict]:
         """Topological order and each node's number, the one `trace` gives it (``#7 +``),
         with the operands of recorded comparisons that a `where` mask came from placed before
-        it when not already in. The trace of a tensor graph walks only tensors that need a
-        gradient (as backward does): the others (constants) are numbered after its nodes."""
+        it when not already in. The trace of a tensor graph walks only tensors that require
+        grad (as backward does): here, as in ``f(...)`` called with the differentiated
+        arguments requiring grad and the others not (data), as `value_and_grad` calls it. The
+        nodes it does not walk (constants, data) are numbered after its own."""
         order = topological_order(root)
         if self.tensor:
-            traced = topological_order(root, Tensor._follow)
+            traced = topological_order(root, self._requires_grad(order))
             index = {id(node): i for i, node in enumerate(traced)}
             for node in order:
                 index.setdefault(id(node), len(index))
@@ -616,6 +618,25 @@ class _Builder:
             result += [m for where, m in extra if where is node]
             result.append(node)
         return result, index
+
+    def _requires_grad(self, order: list) -> Callable[[Any], bool]:
+        """Whether a node requires grad when only the differentiated arguments do."""
+        given = {}
+        for argument in self.rec.arguments:
+            for node in argument.nodes:
+                given[id(node)] = argument.differentiated
+        marked: set[int] = set()
+        for node in order:
+            key = id(node)
+            if key in given:
+                wanted = given[key]
+            elif node._prev:
+                wanted = any(id(p) in marked for p in node._prev)
+            else:
+                wanted = node.requires_grad  # a tensor f closes over
+            if wanted:
+                marked.add(key)
+        return lambda node: id(node) in marked
 
     def _name_arguments(self, arguments: list[Argument]) -> None:
         for argument in arguments:
