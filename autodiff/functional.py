@@ -114,10 +114,13 @@ class _Arg:
         if build_graph:
             return gradient
         data = _data(gradient)
+        # + 0.0: Value.backward() sums into a .grad that starts at 0.0, so its zeros are +0.0;
+        # the driver here keeps the first product as it is (-0.0 where it is). A sum differs
+        # from the same sum started at 0.0 only there, so this gives backward()'s bits.
         if self.kind == "float":
-            return float(data)
+            return float(data) + 0.0
         if self.kind == "value":
-            return Value(float(data))
+            return Value(float(data) + 0.0)
         array = np.array(data, dtype=self.node.data.dtype)
         if self.kind == "array":
             return array

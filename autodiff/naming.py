@@ -1,11 +1,11 @@
 """How a graph node is named as a Python variable, in step with the drawing and the trace.
 
-`draw` and `trace` name a node by its label, else by its value (a leaf) or as ``#<n> <op>``
-(`autodiff.drawing.node_name`), where ``<n>`` is its position in `topological_order`. Code
-written by `autodiff.compile` uses the same label, made an identifier (``layers.0.w.1`` becomes
-``layers_0_w_1``), and calls an unlabelled node ``#<n>`` ``v<n>``; the gradient that reaches a
-node ``name`` is ``g_<name>``. So the line ``v7 = v3 + v6  # +`` is the node the drawing shows
-as ``#7 +``, and ``g_v7`` is the upstream gradient the trace lists for it.
+`draw` and `trace` name a node by its label; `trace` names an unlabelled one by its value (a
+leaf) or as ``#<n> <op>`` (`autodiff.drawing.node_name`), where ``<n>`` is its position in the
+`topological_order` backward walks. Code written by `autodiff.compile` uses the same label, made
+an identifier (``layers.0.w.1`` becomes ``layers_0_w_1``), and calls the node ``#<n>`` ``v<n>``;
+the gradient that reaches a node ``name`` is ``g_<name>``. So the line ``v7 = v3 + v6  # +`` is
+the node the trace calls ``#7 +``, and ``g_v7`` is the upstream gradient it lists for it.
 
 >>> from autodiff import Value
 >>> identifier(Value(1.0, label="layers.0.w.1"), 4)

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import math
 import random
+import re
+import struct
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -71,6 +74,16 @@ def reference(f: Callable, *args: Any) -> tuple | None:
         return None
 
 
+def backward_reference(f: Callable, *args: Any) -> tuple:
+    """f's value and each argument's .grad after ``f(...).backward()`` on fresh Values (an
+    argument may be a list of numbers: a list of gradients)."""
+    leaves = [[Value(v) for v in a] if isinstance(a, list) else Value(a) for a in args]
+    out = f(*leaves)
+    out.backward()
+    grads = [[v.grad for v in x] if isinstance(x, list) else x.grad for x in leaves]
+    return out.data, tuple(grads)
+
+
 # --------------------------------------------------------------------------------------------
 # The article's example: the teaching artefact
 # --------------------------------------------------------------------------------------------
@@ -86,7 +99,7 @@ def pig_farm(x1: Any, x2: Any, x3: Any) -> Any:
 ARTICLE_FUNCTION = '''\
 def pig_farm(x1, x2, x3):
     """The value of pig_farm and its gradient with respect to x1, x2, x3."""
-    # forward: one line per node (v<n> is the node #<n> of draw and trace)
+    # forward: one line per node (v<n> is the node #<n> of trace)
     v2 = power(x1, 2.0)  # ** 2
     v3 = 5.0 * v2  # *
     v6 = 8.0 * x2  # *
@@ -106,7 +119,8 @@ def pig_farm(x1, x2, x3):
     g_x2 = g_v6 * 8.0  # *
     g_v2 = g_v3 * 5.0  # *
     g_x1 = g_v2 * (2.0 * x1)  # ** 2
-    return y, (g_x1, g_x2, g_x3)
+    # + 0.0 makes a gradient of -0.0 +0.0, as backward() sums into a .grad from 0.0
+    return y, (g_x1 + 0.0, g_x2, g_x3)
 '''
 
 
@@ -123,12 +137,9 @@ def test_the_articles_example_compiles_to_the_chain_rule_written_out() -> None:
 @given(floats(), floats(), floats())
 def test_the_articles_example_equals_backward_everywhere(a: float, b: float, c: float) -> None:
     compiled = compile(pig_farm, 2.0, 1.0, 4.0)
-    xs = [Value(a), Value(b), Value(c)]
-    y = pig_farm(*xs)
-    y.backward()  # the numeric driver Value.backward uses
-    value, grads = compiled(a, b, c)
-    assert value == y.data and list(grads) == [x.grad for x in xs]
+    assert_same(compiled(a, b, c), backward_reference(pig_farm, a, b, c))  # -0.0 included
     assert_same(compiled(a, b, c), reference(pig_farm, a, b, c))
+    assert_same(compiled(-0.0, b, c), backward_reference(pig_farm, -0.0, b, c))
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,14 +210,56 @@ def test_random_scalar_programs_equal_define_by_run_to_the_bit(program: tuple) -
     assume(expected is not None and all(math.isfinite(g) for g in expected[1]))
     compiled = compile(f, *inputs)
     assert_same(compiled(*inputs), expected)
+    assert_same(compiled(*inputs), backward_reference(f, *inputs))  # the sign of zero too
     elsewhere = reference(f, *others)  # the other side of every kink the trace crossed
     if elsewhere is not None:
         assert_same(compiled(*others), elsewhere)
-        xs = [Value(v) for v in others]
-        out = f(*xs)
-        out.backward()  # Value.backward's own driver: the same numbers (its zeros are +0.0)
-        _, grads = compiled(*others)
-        assert all(g == x.grad or (math.isnan(g) and math.isnan(x.grad)) for g, x in zip(grads, xs))
+        assert_same(compiled(*others), backward_reference(f, *others))
+
+
+def test_a_zero_gradient_has_the_sign_backward_gives_it() -> None:
+    # d/dy = relu'(x y) x = 0 * -1 = -0.0 on its one path; Value.backward sums the paths into
+    # a .grad that starts at 0.0 (as micrograd's does), which makes it +0.0
+    def f(x: Value, y: Value) -> Value:
+        return (x * y).relu() + x.leaky_relu()
+
+    compiled = compile(f, -1.0, 2.0)
+    for args in ((-1.0, 2.0), (-0.0, 2.0), (1.0, -0.0), (-1.0, -0.0), (math.nan, 0.0)):
+        expected = backward_reference(f, *args)
+        assert_same(compiled(*args), expected)
+        assert_same(reference(f, *args), expected)  # value_and_grad gives what backward gives
+    _, (_, g_y) = compiled(-1.0, 2.0)
+    assert struct.pack("<d", g_y) == struct.pack("<d", 0.0)
+    assert compiled.source.rstrip().endswith("return v5, (g_x + 0.0, g_y + 0.0)")
+
+    constant_slopes = [  # gradients that read no argument: + 0.0 only where one is -0.0
+        (lambda x: x * -0.0, "(g_x + 0.0,)"),
+        (lambda x: x * -0.0 + x * -0.0, "(g_x + 0.0,)"),
+        (lambda x: x * 1e-200 * -1e-200, "(g_x + 0.0,)"),  # underflows to -0.0
+        (lambda x: x * 0.0, "(g_x,)"),
+        (lambda x: 3 * x - x, "(g_x,)"),
+    ]
+    for g, returned in constant_slopes:
+        compiled = compile(g, 1.0)
+        assert compiled.source.rstrip().endswith(returned), compiled.source
+        for x in (1.0, -0.0, math.inf):
+            assert_same(compiled(x), backward_reference(g, x))
+
+    def hinge(params: list, x: list, label: float) -> Value:  # a list argument: each gradient
+        return (1 + -label * model(x)).relu()
+
+    model = MLP(2, [4, 1], seed=3)
+    params = [p.data for p in model.parameters()]
+    step = compile(hinge, model.parameters(), [0.5, -1.0], 1.0, argnums=0)
+    for point in ([0.5, -1.0], [-0.0, 0.0], [2.0, 3.0], [-2.0, 0.25]):
+        for label in (1.0, -1.0):
+            value, grads = step(params, point, label)
+            for p in model.parameters():
+                p.grad = 0.0
+            out = hinge(None, point, label)
+            out.backward()
+            assert same_bits(value, out.data)
+            assert same_bits(grads, [p.grad for p in model.parameters()])
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,6 +345,78 @@ def test_scalar_ops_on_nan_inf_and_zeros_give_what_value_gives(name: str) -> Non
             continue
         value, (grad,) = compiled(x)
         assert same_bits(value, expected[0]) and same_bits(grad, expected[1]), (x, value, grad)
+
+
+DOMAIN = {  # f, where it is traced, and inputs Value refuses
+    "log": (lambda x, y: (x * y).log() + y, (1.0, 2.0), [(-1.0, 1.0), (0.0, 3.0), (-0.0, 1.0)]),
+    "/": (lambda x, y: x / y + y, (1.0, 2.0), [(1.0, 0.0), (-2.5, -0.0), (0.0, 0.0)]),
+    "1 / y": (lambda x, y: x * (1 / y), (1.0, 2.0), [(1.0, 0.0)]),
+    "/ (x - y)": (lambda x, y: (x * x) / (x - y), (1.0, 2.0), [(3.0, 3.0)]),
+    "** -1": (lambda x, y: (x - y) ** -1, (1.0, 2.0), [(2.0, 2.0)]),
+    "** 0.5": (lambda x, y: (x - y) ** 0.5, (3.0, 2.0), [(1.0, 2.0)]),
+}
+
+
+def refusal(f: Callable, *args: float) -> Exception:
+    with pytest.raises((DomainError, ZeroDivisionError)) as refused:
+        f(*(Value(a) for a in args))
+    return refused.value
+
+
+@pytest.mark.parametrize("name", sorted(DOMAIN))
+def test_inputs_value_refuses_raise_its_error_with_its_message(name: str) -> None:
+    f, traced, refused_at = DOMAIN[name]
+    compiled = compile(f, *traced)
+    for args in refused_at:
+        expected = refusal(f, *args)
+        kind = ZeroDivisionError if isinstance(expected, ZeroDivisionError) else ValueError
+        with pytest.raises(kind) as raised:
+            compiled(*args)
+        # the op and the values, as Value says them (its exponents are the numbers written)
+        assert str(raised.value) == str(expected).replace("** -1 ", "** -1.0 "), name
+        assert "Traceback" not in str(raised.value)
+    assert_same(compiled(*traced), backward_reference(f, *traced))  # and fine inside
+
+
+@pytest.mark.parametrize("name", sorted(DOMAIN))
+def test_batched_calls_refuse_what_value_refuses_naming_the_sample(name: str) -> None:
+    f, traced, refused_at = DOMAIN[name]
+    batched = compile(f, *traced).batched(in_axes=(0, 0))
+    for args in refused_at:
+        xs, ys = np.array([traced[0], args[0], 5.0]), np.array([traced[1], args[1], 3.0])
+        expected = refusal(f, *args)
+        kind = ZeroDivisionError if isinstance(expected, ZeroDivisionError) else ValueError
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no RuntimeWarning from numpy: refused first
+            with pytest.raises(kind) as raised:
+                batched(xs, ys)
+        message = str(expected).replace("** -1 ", "** -1.0 ")
+        assert str(raised.value) == message + " (sample 1)", name
+    xs, ys = np.array([traced[0], traced[0] + 4.0]), np.array([traced[1], traced[1] + 1.0])
+    value, grads = batched(xs, ys)  # inputs inside the domain: the loop's numbers
+    loop = [compile(f, *traced)(x, y) for x, y in zip(xs, ys)]
+    assert value == pytest.approx(sum(v for v, _ in loop), rel=1e-12)
+    np.testing.assert_allclose(grads, np.array([g for _, g in loop]).T, rtol=1e-12)
+
+
+def test_saved_module_refuses_with_values_message_without_autodiff(tmp_path: Path) -> None:
+    f = DOMAIN["log"][0]
+    path = compile(f, 1.0, 2.0).save(tmp_path / "logged.py")
+    ruff_check(path)
+    code = RUNNER.format(folder=str(tmp_path), module="logged", function="f", args="(-1.0, 1.0)")
+    done = subprocess.run([sys.executable, "-I", "-B", "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith(f"ValueError: {refusal(f, -1.0, 1.0)}"), done.stderr
+    path = compile(lambda x, y: x / y, 1.0, 2.0).save(tmp_path / "divided.py")
+    ruff_check(path)
+    code = RUNNER.format(folder=str(tmp_path), module="divided", function="f", args="(1.0, 0.0)")
+    done = subprocess.run([sys.executable, "-I", "-B", "-c", code], capture_output=True, text=True)
+    assert done.stderr.strip().endswith("ZeroDivisionError: /: division by zero (1.0 / 0.0)")
+
+
+def test_division_by_a_constant_is_written_as_a_division() -> None:
+    source = compile(lambda x, y: x / 2.0 + x / y, 1.0, 2.0).source
+    assert "v2 = x / 2.0  # /" in source and "v4 = divide(x, y)  # /" in source
 
 
 def test_python_control_flow_is_fixed_at_the_traced_branch() -> None:
@@ -864,23 +989,60 @@ def test_generated_sources_pass_ruff(tmp_path: Path, moons: tuple) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_nodes_are_named_as_the_drawing_and_the_trace_name_them() -> None:
+def numbered_lines(source: str) -> dict[int, str]:
+    """n -> the op comment of the line ``v<n> = ...  # op`` (the compiled forward pass)."""
+    found = re.findall(r"^    v(\d+) = .*  # (.+)$", source, flags=re.MULTILINE)
+    return {int(n): op for n, op in found}
+
+
+def assert_numbered_as_the_trace(output: Any, source: str) -> None:
+    """Every node the trace calls '#<n> <op>' is the line ``v<n> = ...  # <op>``."""
+    traced = {}
+    for step in autodiff.trace(output):
+        for name in (step.name, step.output_name):
+            match = re.fullmatch(r"#(\d+) ([^\s(]\S*)", name)  # an op (not a leaf's shape)
+            if match:
+                traced[int(match[1])] = match[2]
+    lines = numbered_lines(source)
+    assert traced, "the trace names no node by its number"
+    for n, op in traced.items():
+        label = lines.get(n, "")
+        assert label == op or label.startswith((op + " ", op + "(")), (n, op, label)
+    # nodes the trace does not walk (computed from data alone) are numbered after its own
+    assert all(n in traced or n > max(traced) for n in lines), (lines, traced)
+
+
+def test_nodes_are_numbered_as_the_trace_numbers_them() -> None:
     x1, x2, x3 = Value(2.0, label="x1"), Value(1.0, label="x2"), Value(4.0, label="x3")
     y = pig_farm(x1, x2, x3)
-    steps = autodiff.trace(y)
     source = compile(pig_farm, x1, x2, x3).source
-    for step in steps:
-        if step.name.startswith("#"):  # '#7 +' in the trace and the drawing is v7 here
-            index, op = step.name[1:].split(" ", 1)
-            assert f"    v{index} = " in source and f"# {op}" in source
-            assert f"g_v{index} = " in source
-        elif step.name in ("x1", "x2", "x3"):  # labels are the names
+    assert "(v<n> is the node #<n> of trace)" in source
+    assert_numbered_as_the_trace(y, source)
+    for step in autodiff.trace(y):
+        if step.name in ("x1", "x2", "x3"):  # labels are the names
             assert f"g_{step.name} = " in source
-    drawing = autodiff.draw(y).source
-    assert "#7 +" not in drawing or "v7" in source
+    # the drawing shows values, grads and ops, not the trace's numbers: the source claims none
+    assert "#7" not in autodiff.draw(y).source and "draw" not in source.split("def ")[-1]
     model = MLP(2, [2, 1], seed=0)
     compiled = compile(lambda ps, x: model(x), model.parameters(), [1.0, 2.0])
     assert "layers_0_neurons_1_w_0" in compiled.source  # nn's 'layers.0.neurons.1.w.0'
+
+
+@pytest.mark.parametrize("argnums", [(0, 1), 0, 1])
+def test_tensor_nodes_are_numbered_as_the_trace_numbers_them(argnums: Any) -> None:
+    # the trace walks only tensors that require grad: constants, and data (arguments not
+    # differentiated, and what is computed from them alone), must not shift the numbers
+    weights = Tensor(np.array([1.0, 2.0]))
+    bias = Tensor(np.array([0.5, -1.0]), requires_grad=True)  # closed over, needs a gradient
+
+    def f(x: Tensor, w: Tensor) -> Tensor:
+        hidden = ((x * 2.0) @ w).tanh() * weights + (w * 3.0).sum()
+        return ((hidden + 1.0) * (x @ w).exp() + bias).sum()
+
+    args = np.array([[1.0, 0.5], [-0.5, 2.0]]), np.array([0.3, -0.2])
+    wrt = argnums if isinstance(argnums, tuple) else (argnums,)
+    output = f(*(Tensor(a, requires_grad=i in wrt) for i, a in enumerate(args)))
+    assert_numbered_as_the_trace(output, compile(f, *args, argnums=argnums).source)
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ max, clip, hardtanh, where on a comparison...) are written branch-free and are r
 input, and the positions that sort, topk, argsort, cummax and cummin find are computed again.
 Other values taken out of the graph (``float(x)``, an argmax or isnan mask used as an index)
 are fixed at the traced ones. Calls with arguments of another kind, number or shape are
-refused with an error, and so are inputs the engine refuses (``0.0 ** -1`` on a Value).
+refused with an error, and so are inputs the engine refuses (``log(-1.0)``, ``x / 0`` or
+``0.0 ** -1`` on a Value), with Value's error and message, for every sample of a batched call.
 
 Every built-in op compiles except ``logcumsumexp`` (its rule branches on the gradient's sign),
 ``x ** y`` with a `Value` exponent, and custom `Function` ops: those raise NotImplementedError

@@ -599,8 +599,8 @@ def collecting(arrays: ConstantArrays) -> Iterator[ConstantArrays]:
 # How `call` names print in each flavour of generated code: "python" (plain floats, bit for bit
 # as the scalar engine) and "numpy" (arrays). Names not listed print as they are.
 FLAVOURS: dict[str, dict[str, str]] = {
-    "python": {"exp": "exp", "log": "math.log", "tanh": "math.tanh", "power": "power"},
-    "numpy": {"exp": "np.exp", "log": "np.log", "tanh": "np.tanh", "power": "np.power"},
+    "python": {"exp": "exp", "log": "log", "tanh": "math.tanh", "power": "power"},
+    "numpy": {"exp": "np.exp", "log": "log", "tanh": "np.tanh", "power": "power"},
 }
 
 

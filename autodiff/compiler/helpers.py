@@ -47,8 +47,24 @@ def power(x: float, y: float) -> float:
     if x == 0 and y < 0:
         raise ZeroDivisionError(f"**: {x!r} ** {y!r} divides by zero")
     if x < 0 and not float(y).is_integer():
-        raise ValueError(f"**: {x!r} ** {y!r} is not a real number")
+        raise ValueError(
+            f"**: {x!r} ** {y!r} is not a real number (a negative base needs an integer exponent)"
+        )
     return ieee_power(x, y)
+''',
+    "log": '''
+def log(x: float) -> float:
+    """The natural logarithm, refusing x <= 0 as autodiff's Value.log does."""
+    if x <= 0:
+        raise ValueError(f"log: needs a positive number, got {x!r}")
+    return math.log(x)
+''',
+    "divide": '''
+def divide(x: float, y: float) -> float:
+    """x / y, refusing y = 0 as autodiff's Value does (Python's own error names no values)."""
+    if y == 0:
+        raise ZeroDivisionError(f"/: division by zero ({x!r} / {y!r})")
+    return x / y
 ''',
     "sigmoid": '''
 def sigmoid(x: float) -> float:
@@ -61,6 +77,48 @@ def sigmoid(x: float) -> float:
 }
 
 NUMPY = {
+    # batched scalar graphs: the inputs Value refuses are refused for every sample
+    "_first_refused": '''
+def _first_refused(refused: object, *operands: object) -> tuple:
+    """The operands' values at the first sample where `refused` holds, and which one it is."""
+    if np.ndim(refused) == 0:
+        return [float(x) for x in operands], ""
+    k = int(np.argmax(refused))
+    return [float(np.broadcast_to(x, np.shape(refused))[k]) for x in operands], f" (sample {k})"
+''',
+    "log": '''
+def log(x: np.ndarray) -> np.ndarray:
+    """The natural logarithm of each sample, refusing x <= 0 as autodiff's Value.log does."""
+    refused = x <= 0
+    if np.any(refused):
+        (got,), where = _first_refused(refused, x)
+        raise ValueError(f"log: needs a positive number, got {got!r}{where}")
+    return np.log(x)
+''',
+    "divide": '''
+def divide(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x / y for each sample, refusing y = 0 as autodiff's Value does."""
+    refused = y == 0
+    if np.any(refused):
+        (a, b), where = _first_refused(refused, x, y)
+        raise ZeroDivisionError(f"/: division by zero ({a!r} / {b!r}){where}")
+    return x / y
+''',
+    "power": '''
+def power(x: np.ndarray, y: float) -> np.ndarray:
+    """x ** y for each sample as autodiff's Value computes it: an error where it divides by
+    zero or is not real."""
+    if y < 0 and np.any(x == 0):
+        (got,), where = _first_refused(x == 0, x)
+        raise ZeroDivisionError(f"**: {got!r} ** {y!r} divides by zero{where}")
+    if not float(y).is_integer() and np.any(x < 0):
+        (got,), where = _first_refused(x < 0, x)
+        raise ValueError(
+            f"**: {got!r} ** {y!r} is not a real number (a negative base needs an integer "
+            f"exponent){where}"
+        )
+    return np.power(x, y)
+''',
     "sigmoid": '''
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e**-x) elementwise, without overflow for large |x|."""
@@ -211,7 +269,9 @@ def running_arg_extreme(x: np.ndarray, dim: int, largest: bool) -> np.ndarray:
 }
 
 NEEDS = {
-    "power": ["ieee_power"],
+    "power": ["ieee_power", "_first_refused"],
+    "log": ["_first_refused"],
+    "divide": ["_first_refused"],
     "mse_loss": ["reduce_loss"],
     "l1_loss": ["reduce_loss"],
     "bce_with_logits": ["reduce_loss"],

@@ -86,7 +86,7 @@ class Program:
     constants: dict  # name -> ndarray, for module-level constants
     scalar_constants: dict  # name -> float, labelled scalar constants
     uses_ones: dict = field(default_factory=dict)  # name -> ones vector
-    order: list = field(default_factory=list)  # the nodes, numbered as draw and trace do
+    order: list = field(default_factory=list)  # the nodes (`_order`)
     read: set = field(default_factory=set)  # ids of argument arrays an op reads as a constant
 
 
@@ -139,11 +139,17 @@ def _sum(ins: list) -> Expr:
     return total
 
 
+def _divide(a: Expr, b: Expr) -> Expr:
+    """a / b; through the helper that refuses b = 0 (as Value does) unless b is a constant,
+    which is not 0 (Value refused it when the graph was recorded)."""
+    return a / b if b.kind == "const" else call("divide", (a, b), {})
+
+
 FORWARD_SCALAR = {
     "+": lambda ins, ctx: ins[0] + ins[1],
     "-": lambda ins, ctx: ins[0] - ins[1],
     "*": lambda ins, ctx: ins[0] * ins[1],
-    "/": lambda ins, ctx: ins[0] / ins[1],
+    "/": lambda ins, ctx: _divide(ins[0], ins[1]),
     "neg": lambda ins, ctx: -ins[0],
     "**": lambda ins, ctx: call("power", (ins[0], Expr.const(ctx)), {}),  # refuses as Value
     "pow": lambda ins, ctx: Expr("binary", ("**", ins[0], ins[1]), None),
@@ -578,11 +584,20 @@ class _Builder:
         )
 
     def _order(self, root: Any) -> tuple[list, dict]:
-        """Topological order and each node's number in it (as draw and trace number nodes),
+        """Topological order and each node's number, the one `trace` gives it (``#7 +``),
         with the operands of recorded comparisons that a `where` mask came from placed before
-        it when not already in (numbered after the drawing's nodes)."""
+        it when not already in. The trace of a tensor graph walks only tensors that require
+        grad (as backward does): here, as in ``f(...)`` called with the differentiated
+        arguments requiring grad and the others not (data), as `value_and_grad` calls it. The
+        nodes it does not walk (constants, data) are numbered after its own."""
         order = topological_order(root)
-        index = {id(node): i for i, node in enumerate(order)}
+        if self.tensor:
+            traced = topological_order(root, self._requires_grad(order))
+            index = {id(node): i for i, node in enumerate(traced)}
+            for node in order:
+                index.setdefault(id(node), len(index))
+        else:
+            index = {id(node): i for i, node in enumerate(order)}
         if not self.tensor or not self.comparisons:
             return order, index
         present = {id(n) for n in order}
@@ -603,6 +618,25 @@ class _Builder:
             result += [m for where, m in extra if where is node]
             result.append(node)
         return result, index
+
+    def _requires_grad(self, order: list) -> Callable[[Any], bool]:
+        """Whether a node requires grad when only the differentiated arguments do."""
+        given = {}
+        for argument in self.rec.arguments:
+            for node in argument.nodes:
+                given[id(node)] = argument.differentiated
+        marked: set[int] = set()
+        for node in order:
+            key = id(node)
+            if key in given:
+                wanted = given[key]
+            elif node._prev:
+                wanted = any(id(p) in marked for p in node._prev)
+            else:
+                wanted = node.requires_grad  # a tensor f closes over
+            if wanted:
+                marked.add(key)
+        return lambda node: id(node) in marked
 
     def _name_arguments(self, arguments: list[Argument]) -> None:
         for argument in arguments:

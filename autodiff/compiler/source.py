@@ -19,6 +19,7 @@ the scalar engine does (the compiled function of a scalar graph); "numpy" comput
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -280,7 +281,7 @@ def function_source(program: Program, flavour: str, batched: tuple | None = None
             else:
                 writer.lines += sequence("", argument.element_names, f" = {source}", 1, "()")
 
-    writer.comment("forward: one line per node (v<n> is the node #<n> of draw and trace)")
+    writer.comment("forward: one line per node (v<n> is the node #<n> of trace)")
     for st in program.forward:
         writer.assign(st.target, st.expr, st.comment)
         if batched is not None and _names_in(st.expr) & batched_names:
@@ -298,14 +299,20 @@ def function_source(program: Program, flavour: str, batched: tuple | None = None
     else:
         writer.line(f"{program.seed.target} = {'1.0' if mean else 'float(n)'}")
     g_batched = {"g_" + n for n in batched_names}
+    fixed = FixedGradients(program) if batched is None and not rec.tensor else None
     for st in program.backward:
         expr = st.expr
         if batched is not None and st.target not in g_batched:
             expr = _summed_over_samples(st, g_batched | batched_names)
         writer.assign(st.target, expr, st.comment, st.accumulate)
+        if fixed is not None:
+            fixed.update(st)
 
     value = _value_text(program, batched, root_batched, mean)
-    grads = _gradients(program, writer, batched_names, batched)
+    start = len(writer.lines)
+    grads = _gradients(program, writer, batched_names, batched, fixed)
+    if any(POSITIVE_ZERO in line for line in writer.lines[start:] + grads):
+        writer.lines.insert(start, INDENT + "# " + POSITIVE_ZERO_WHY)
     if rec.as_tuple:
         writer.lines += sequence(f"return {value}, ", grads, "", 1)
     else:
@@ -345,9 +352,70 @@ def _owned(e: Expr, text: str) -> str:
     return text
 
 
-def _gradients(program: Program, writer: Writer, batched_names: set, batched: tuple | None) -> list:
-    """The gradient of each differentiated argument as source, in argnums order."""
+# A scalar gradient is returned plus 0.0: backward() sums the paths into a .grad that starts
+# at 0.0, and a sum started at +0.0 differs from the same sum without it only where that sum is
+# -0.0 (it is +0.0 then), which x + 0.0 makes +0.0 and leaves every other x as it is. So the
+# compiled gradients equal backward()'s to the bit, the sign of zero included. (Tensor backward
+# keeps the first product as it is, as PyTorch does: tensor programs need no such term.)
+POSITIVE_ZERO = " + 0.0"
+POSITIVE_ZERO_WHY = "+ 0.0 makes a gradient of -0.0 +0.0, as backward() sums into a .grad from 0.0"
+
+
+class FixedGradients:
+    """The scalar gradients that read no argument (``g_x3 = g_v10 * 35.0``, with g_v10 = 1.0):
+    the same number on every call, computed here as the program computes it. Such a gradient
+    that is not -0.0 needs no ``+ 0.0``."""
+
+    def __init__(self, program: Program) -> None:
+        self.values: dict[str, float] = {program.seed.target: 1.0}
+        self.namespace = {**_python_helpers(), **program.scalar_constants}
+        self.known = self.values.keys() | program.scalar_constants.keys()
+
+    def update(self, st: Statement) -> None:
+        """Note the value `st` gives its target, if it reads only fixed gradients."""
+        value = None
+        reads = _names_in(st.expr)
+        if reads <= self.known and (not st.accumulate or st.target in self.values):
+            try:
+                value = eval(render(st.expr, "python"), self.namespace, dict(self.values))  # noqa: S307
+            except ArithmeticError:
+                value = None
+        if type(value) is float and st.accumulate:
+            value = self.values[st.target] + value  # g = g + expr, the same addition
+        if type(value) is float:
+            self.values[st.target] = value
+            self.known.add(st.target)
+        else:
+            self.values.pop(st.target, None)
+            self.known.discard(st.target)
+
+    def never_negative_zero(self, name: str) -> bool:
+        value = self.values.get(name)
+        return value is not None and not (value == 0 and math.copysign(1.0, value) < 0)
+
+
+_helpers_namespace: dict[str, Any] = {}
+
+
+def _python_helpers() -> dict[str, Any]:
+    """math and the PYTHON helpers, defined once (a partial may call one)."""
+    if not _helpers_namespace:
+        namespace: dict[str, Any] = {"math": math}
+        for name in helpers.PYTHON:
+            exec(helpers.source(name, "python"), namespace)  # noqa: S102 - our own text
+        _helpers_namespace.update(namespace)
+    return _helpers_namespace
+
+
+def _gradients(program: Program, writer: Writer, batched_names: set, batched: tuple | None,
+               fixed: FixedGradients | None = None) -> list:  # fmt: skip
+    """The gradient of each differentiated argument as source, in argnums order; a scalar one
+    (not batched) plus 0.0 where it may be -0.0 (see `POSITIVE_ZERO`)."""
     rec = program.recording
+
+    def plus(name: str) -> str:
+        return "" if fixed is None or fixed.never_negative_zero(name) else POSITIVE_ZERO
+
     items = []
     returned: list[np.ndarray] = []
     for position in rec.argnums:
@@ -355,7 +423,8 @@ def _gradients(program: Program, writer: Writer, batched_names: set, batched: tu
         is_batched = batched is not None and batched[position]
         grads = [program.gradients[id(node)] for node in argument.nodes]
         if argument.kind == "list":
-            texts = [g.parts[0] if g is not None else _zero(is_batched) for g in grads]
+            texts = [g.parts[0] + plus(g.parts[0]) if g is not None else _zero(is_batched)
+                     for g in grads]  # fmt: skip
             target = "g_" + argument.name  # kept free for it by the namer
             if batched is None:
                 writer.lines += sequence(f"{target} = ", texts, "", 1, "[]")
@@ -369,7 +438,7 @@ def _gradients(program: Program, writer: Writer, batched_names: set, batched: tu
         if g is None:
             items.append(_zero_like(argument, is_batched))
             continue
-        text = g.parts[0]
+        text = g.parts[0] + plus(g.parts[0])
         if rec.tensor:
             text = _tensor_gradient(g, text, argument, returned)
         items.append(text)
