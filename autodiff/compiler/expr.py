@@ -394,9 +394,7 @@ def _fold_truth(op: str, a: Any, b: Any, a_const: Any, b_const: Any) -> Expr | N
     """A comparison of constants as its truth value (``2.0 == 0`` is False, as a rule asks
     of a constant operand), and ``False & c``, ``True & c``, ``True | c``, ``False | c`` of a
     scalar condition c as what they are; None where nothing folds."""
-    a_is_const = not isinstance(a, Expr) or a.kind == "const"
-    b_is_const = not isinstance(b, Expr) or b.kind == "const"
-    if a_is_const and b_is_const:
+    if _is_scalar_constant(a) and _is_scalar_constant(b):
         return lift(BINARY[op][1](a_const, b_const))
     if op not in ("&", "|"):
         return None
@@ -406,6 +404,12 @@ def _fold_truth(op: str, a: Any, b: Any, a_const: Any, b_const: Any) -> Expr | N
             absorbs = bool(const) == (op == "|")  # False & c is False; True | c is True
             return lift(bool(const)) if absorbs else other
     return None
+
+
+def _is_scalar_constant(x: Any) -> bool:
+    if isinstance(x, Expr):
+        return x.kind == "const"
+    return isinstance(x, (bool, int, float, np.generic))
 
 
 def _is_condition(e: Any) -> bool:
