@@ -41,8 +41,12 @@ def _select(condition: Any, if_true: Any, if_false: Any) -> Any:
     """`if_true` where `condition` holds, else `if_false`, without branching on symbolic
     operands: a comparison of numbers or Values is a bool; one of the expressions
     `autodiff.compile` runs the rules on builds a conditional expression instead."""
+    if condition is True:  # (the common case first: a comparison of numbers)
+        return if_true
+    if condition is False:
+        return if_false
     select = getattr(condition, "select", None)
-    if select is None:  # a plain truth value
+    if select is None:  # another truth value
         return if_true if condition else if_false
     return select(if_true, if_false)
 
@@ -97,19 +101,21 @@ def _pow_const_partials(inputs: Sequence, out: Any, ctx: float) -> tuple:
 def _pow_partials(inputs: Sequence, out: Any, ctx: Any) -> tuple:
     """d(a ** b)/da = b * a ** (b - 1), d(a ** b)/db = a ** b * log(a)  (a >= 0)"""
     a, b = inputs
+    a_number, b_number = _number(a), _number(b)
+    at_zero = a_number == 0
     # PyTorch's conventions: d/da is 0 where b = 0 (a ** 0 is constant), d/db is 0 where
     # a = 0 and b >= 0 (the limit of a**b * log(a)); nan and inf flow through the formulas.
     # The constant 0 replaces the formula only where it is not 0 already (a = 0: 0 * inf, or
     # nan), so higher derivatives such as d/db (b * a ** (b - 1)) = 1/a at b = 0 survive.
-    a_number = _number(a)
-    if _number(b) == 0 and (a_number == 0 or a_number != a_number):
-        d_base = 0.0
-    else:
-        d_base = b * _pow(a, b - 1)
-    if a_number == 0:  # log(0) = -inf: 0 for b >= 0, and nan (out * -inf) for b = nan
-        d_exponent = 0.0 if _number(b) >= 0 else out * -math.inf
-    else:
-        d_exponent = out * _log(a)
+    # Selects, not ifs, so that autodiff.compile writes the rule out for every input. Where a
+    # select discards a formula, its operands are made harmless (exponent 1 for 0 ** -1,
+    # log(1) for log(0), which raises), so that numpy, evaluating both sides of a select for a
+    # batch, neither warns nor computes 0 * inf. (a = 0 with b < 0 never gets here: ** refuses
+    # it; a = 0 with b = nan gives out * log(1) = nan, as out is nan.)
+    constant = (b_number == 0) & (at_zero | (a_number != a_number))  # a != a: a is nan
+    d_base = _select(constant, 0.0, b * _pow(a, _select(constant, 1.0, b - 1)))
+    log_a = _log(_select(at_zero, 1.0, a))
+    d_exponent = _select(at_zero & (b_number >= 0), 0.0, out * log_a)
     return (d_base, d_exponent)
 
 
@@ -310,7 +316,10 @@ class Value:
         if base == 0.0 and power < 0:
             raise DivisionByZeroError(f"**: 0.0 ** Value({power!r}) divides by zero")
         out = _power(base, power)
-        partials = _pow_partials((base, power), out, None)
+        if base > 0:  # the rule's formulas, which its selects keep for every base > 0
+            partials = (power * _power(base, power - 1), out * math.log(base))
+        else:  # 0 or nan
+            partials = _pow_partials((base, power), out, None)
         return _new(out, (self, exponent), "pow", partials)
 
     def __rpow__(self, other: Any) -> Value:  # other ** self

@@ -27,9 +27,9 @@ are fixed at the traced ones. Calls with arguments of another kind, number or sh
 refused with an error, and so are inputs the engine refuses (``log(-1.0)``, ``x / 0`` or
 ``0.0 ** -1`` on a Value), with Value's error and message, for every sample of a batched call.
 
-Every built-in op compiles except ``logcumsumexp`` (its rule branches on the gradient's sign),
-``x ** y`` with a `Value` exponent, and custom `Function` ops: those raise NotImplementedError
-naming the op.
+Every built-in op compiles except ``logcumsumexp`` (its rule branches on the gradient's sign)
+and custom `Function` ops: those raise NotImplementedError naming the op. ``x ** y`` with a
+`Value` exponent compiles to selects that are right for every input (0 ** 0, a zero base, nan).
 
 A scalar graph traced on one sample can be evaluated for a whole batch at once with numpy
 (`CompiledFunction.batched`); ``.save(path)`` writes a module that needs numpy alone.

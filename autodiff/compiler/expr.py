@@ -184,6 +184,8 @@ class Expr:
 
     def select(self, if_true: Any, if_false: Any) -> Expr:
         """``if_true if self else if_false``, elementwise: what a rule's ``_select`` builds."""
+        if self.kind == "const" and isinstance(self.parts[0], (bool, np.bool_)):
+            return lift(if_true if self.parts[0] else if_false)  # asked of a constant operand
         a, b = lift(if_true), lift(if_false)
         value = None
         if self.value is not None and a.value is not None and b.value is not None:
@@ -364,6 +366,10 @@ def binary(op: str, a: Any, b: Any) -> Expr:
     b_const = b.parts[0] if isinstance(b, Expr) and b.kind == "const" else b
     if isinstance(a, Expr) and a.kind == "const" and isinstance(b, Expr) and b.kind == "const":
         return lift(BINARY[op][1](a_const, b_const))
+    if op in _TRUTH_OPS:
+        folded = _fold_truth(op, a, b, a_const, b_const)
+        if folded is not None:
+            return folded
     value = None
     a_expr, b_expr = _typed_constants([lift(a), lift(b)])
     if a_expr.value is not None and b_expr.value is not None:
@@ -379,6 +385,35 @@ def binary(op: str, a: Any, b: Any) -> Expr:
     if op == "*" and _is_number(a_const, -1) and _same_kind(b_expr, value):
         return -b_expr
     return Expr("binary", (op, a_expr, b_expr), value)
+
+
+_TRUTH_OPS = ("<", "<=", ">", ">=", "==", "!=", "&", "|")
+
+
+def _fold_truth(op: str, a: Any, b: Any, a_const: Any, b_const: Any) -> Expr | None:
+    """A comparison of constants as its truth value (``2.0 == 0`` is False, as a rule asks
+    of a constant operand), and ``False & c``, ``True & c``, ``True | c``, ``False | c`` of a
+    scalar condition c as what they are; None where nothing folds."""
+    if _is_scalar_constant(a) and _is_scalar_constant(b):
+        return lift(BINARY[op][1](a_const, b_const))
+    if op not in ("&", "|"):
+        return None
+    for const, other in ((a_const, b), (b_const, a)):
+        truth = isinstance(const, (bool, np.bool_))
+        if truth and _is_condition(other) and other.value is None:  # a scalar graph's
+            absorbs = bool(const) == (op == "|")  # False & c is False; True | c is True
+            return lift(bool(const)) if absorbs else other
+    return None
+
+
+def _is_scalar_constant(x: Any) -> bool:
+    if isinstance(x, Expr):
+        return x.kind == "const"
+    return isinstance(x, (bool, int, float, np.generic))
+
+
+def _is_condition(e: Any) -> bool:
+    return isinstance(e, Expr) and e.kind == "binary" and e.parts[0] in _TRUTH_OPS
 
 
 def _typed_constants(operands: list) -> list:

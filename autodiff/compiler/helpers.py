@@ -52,6 +52,20 @@ def power(x: float, y: float) -> float:
         )
     return ieee_power(x, y)
 ''',
+    "pow_value": '''
+def pow_value(x: float, y: float) -> float:
+    """x ** y for an exponent that is a variable (a Value), as autodiff's Value computes it: an
+    error for a negative base (its slope in y would be log(x)) and where it divides by zero,
+    +inf where it overflows."""
+    if x < 0:
+        raise ValueError(
+            f"**: {x!r} ** Value({y!r}): a Value exponent needs a base >= 0, "
+            "since d/dy x**y = x**y * log(x)"
+        )
+    if x == 0 and y < 0:
+        raise ZeroDivisionError(f"**: 0.0 ** Value({y!r}) divides by zero")
+    return ieee_power(x, y)
+''',
     "log": '''
 def log(x: float) -> float:
     """The natural logarithm, refusing x <= 0 as autodiff's Value.log does."""
@@ -117,6 +131,22 @@ def power(x: np.ndarray, y: float) -> np.ndarray:
             f"**: {got!r} ** {y!r} is not a real number (a negative base needs an integer "
             f"exponent){where}"
         )
+    return np.power(x, y)
+''',
+    "pow_value": '''
+def pow_value(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x ** y for each sample, the exponent a variable (a Value), as autodiff's Value computes
+    it: an error for a negative base and where it divides by zero."""
+    negative = x < 0
+    refused = negative | ((x == 0) & (y < 0))
+    if np.any(refused):
+        (a, b, is_negative), where = _first_refused(refused, x, y, negative)
+        if is_negative:
+            raise ValueError(
+                f"**: {a!r} ** Value({b!r}): a Value exponent needs a base >= 0, "
+                f"since d/dy x**y = x**y * log(x){where}"
+            )
+        raise ZeroDivisionError(f"**: 0.0 ** Value({b!r}) divides by zero{where}")
     return np.power(x, y)
 ''',
     "sigmoid": '''
@@ -270,6 +300,7 @@ def running_arg_extreme(x: np.ndarray, dim: int, largest: bool) -> np.ndarray:
 
 NEEDS = {
     "power": ["ieee_power", "_first_refused"],
+    "pow_value": ["ieee_power", "_first_refused"],
     "log": ["_first_refused"],
     "divide": ["_first_refused"],
     "mse_loss": ["reduce_loss"],

@@ -152,7 +152,7 @@ FORWARD_SCALAR = {
     "/": lambda ins, ctx: _divide(ins[0], ins[1]),
     "neg": lambda ins, ctx: -ins[0],
     "**": lambda ins, ctx: call("power", (ins[0], Expr.const(ctx)), {}),  # refuses as Value
-    "pow": lambda ins, ctx: Expr("binary", ("**", ins[0], ins[1]), None),
+    "pow": lambda ins, ctx: call("pow_value", (ins[0], ins[1]), {}),  # refuses as Value
     "exp": lambda ins, ctx: call("exp", (ins[0],), {}),
     "log": lambda ins, ctx: call("log", (ins[0],), {}),
     "tanh": lambda ins, ctx: call("tanh", (ins[0],), {}),
