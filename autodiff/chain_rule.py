@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from autodiff.drawing import _op_label, format_number, node_name
+from autodiff.drawing import _op_label, format_number, node_name, printable
 from autodiff.graph import topological_order
 
 
@@ -105,9 +105,10 @@ class ChainRuleTrace:
         ]
 
     def _title(self, digits: int) -> str:
+        root, seed = _one_line(node_name(self.root)), format_number(self.seed, digits)
         return (
-            f"backward from {node_name(self.root)} (gradient {format_number(self.seed, digits)}):"
-            " upstream x local = product, summed into accum."
+            f"backward from {root} (gradient {seed}): upstream x local = product, summed into "
+            "accum."
         )
 
     def table(self, steps: list[TraceStep] | None = None, digits: int = 4) -> str:
@@ -220,7 +221,7 @@ def trace(root: Any, seed: Any = None) -> ChainRuleTrace:
                 ) from None
         else:
             products = [upstream * p for p in partials]  # the same multiply backward does
-        output_name = node_name(node, index[node])
+        output_name = _one_line(node_name(node, index[node]))
         op = _op_label(node, 4)
         for slot, (parent, local, product) in enumerate(zip(node._prev, partials, products)):
             if product is None:
@@ -232,7 +233,7 @@ def trace(root: Any, seed: Any = None) -> ChainRuleTrace:
                 TraceStep(
                     step=len(steps) + 1,
                     node=parent,
-                    name=node_name(parent, index[parent]),
+                    name=_one_line(node_name(parent, index[parent])),
                     output=node,
                     output_name=output_name,
                     op=op,
@@ -251,3 +252,9 @@ def _released(node: Any) -> bool:
     from autodiff.tensor import RELEASED  # (tensors import numpy; scalar traces need neither)
 
     return node._ctx is RELEASED
+
+
+def _one_line(name: str) -> str:
+    r"""A name for one cell of the table: a line break in a label shows as ``\n``, tabs and
+    other invisible characters as `printable` shows them."""
+    return printable(name).replace("\n", "\\n")

@@ -243,3 +243,15 @@ def test_tensor_trace_seed_and_errors():
         trace(z)
     with pytest.raises(TypeError, match="expected a Value or Tensor"):
         trace(1.0)
+
+
+def test_a_label_with_a_line_break_keeps_each_step_on_one_row():
+    x = Value(2.0, label="x\ny\tz")
+    y = x * x
+    y.label = "o\nut"
+    y.backward()
+    lines = str(trace(y)).splitlines()
+    assert len(lines) == 4  # title, header, two steps
+    assert lines[0].startswith("backward from o\\nut (gradient 1)")
+    assert all("x\\ny z" in line and "o\\nut (*)" in line for line in lines[2:])
+    assert trace(y).steps[0].node is x  # the name is for showing; the node is the node
