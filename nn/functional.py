@@ -50,11 +50,12 @@ from nn.layers import Dropout
 __all__ = [
     "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "celu", "conv1d", "conv2d", "conv_transpose1d",
-    "conv_transpose2d", "cross_entropy", "dropout", "elu", "embedding", "gelu", "hardsigmoid",
+    "conv_transpose2d", "cross_entropy", "dropout", "elu", "embedding", "fold", "gelu",
+    "hardsigmoid",
     "hardswish", "hardtanh", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax",
     "logsigmoid", "max_pool1d", "max_pool2d", "mish", "mse_loss", "nll_loss", "one_hot", "pad",
     "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus", "softsign",
-    "tanh",
+    "tanh", "unfold",
 ]  # fmt: skip
 
 
@@ -314,3 +315,129 @@ def binary_cross_entropy_with_logits(
     `autodiff.binary_cross_entropy_with_logits`."""
     _no_legacy("binary_cross_entropy_with_logits", size_average, reduce)
     return ad.binary_cross_entropy_with_logits(input, target, weight, reduction, pos_weight)
+
+
+# --------------------------------------------------------------------------------------------
+# Sliding blocks: unfold (im2col) and its adjoint fold, composed from pad, Tensor.unfold,
+# indexing and scatter_add, whose rules give their gradients
+# --------------------------------------------------------------------------------------------
+
+
+def _pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
+    items = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
+    if len(items) != 2 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items
+    ):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(items) < minimum:
+        raise ValueError(f"{op}: {name} must be at least {minimum}, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def _blocks(op: str, size: tuple, kernel: tuple, dilation: tuple, padding: tuple, stride: tuple):
+    """How many blocks fit along each side of an input of `size` (the padded sides too)."""
+    counts = []
+    for n, k, d, p, s in zip(size, kernel, dilation, padding, stride):
+        span = d * (k - 1) + 1
+        if n + 2 * p < span:
+            raise ValueError(
+                f"{op}: a block of {k} with dilation {d} spans {span}, more than the padded "
+                f"side {n} + 2 * {p}"
+            )
+        counts.append((n + 2 * p - span) // s + 1)
+    return tuple(counts)
+
+
+def unfold(
+    input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1
+) -> Tensor:
+    """Every kH x kW block of `input` (N, C, H, W) or (C, H, W) as a column, PyTorch's im2col:
+    the result is (N, C * kH * kW, L), L blocks, each column ordered channel by channel and
+    row by row within the block. Overlapping blocks add their gradients.
+
+    >>> import nn.functional as F
+    >>> from autodiff import arange
+    >>> F.unfold(arange(9.0).reshape(1, 1, 3, 3), 2)
+    Tensor([[[0., 1., 3., 4.],
+             [1., 2., 4., 5.],
+             [3., 4., 6., 7.],
+             [4., 5., 7., 8.]]], shape=(1, 4, 4))
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    kernel = _pair(kernel_size, "kernel_size", "unfold", 1)
+    dilation, padding = (
+        _pair(dilation, "dilation", "unfold", 1),
+        _pair(padding, "padding", "unfold", 0),
+    )
+    stride = _pair(stride, "stride", "unfold", 1)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"unfold: expected input (N, C, H, W) or (C, H, W), got shape {x.shape}")
+    batched = x.ndim == 4
+    if not batched:
+        x = x.unsqueeze(0)
+    n, c = x.shape[:2]
+    counts = _blocks("unfold", x.shape[2:], kernel, dilation, padding, stride)
+    if any(padding):
+        x = pad(x, (padding[1], padding[1], padding[0], padding[0]))
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    # (N, C, bh, bw, span_h, span_w): the windows, read in place; every d-th row and column of
+    # a window is the dilated block
+    windows = x.unfold(2, spans[0], stride[0]).unfold(3, spans[1], stride[1])
+    blocks = windows[:, :, :, :, :: dilation[0], :: dilation[1]]
+    cols = blocks.permute(0, 1, 4, 5, 2, 3).reshape(
+        n, c * kernel[0] * kernel[1], counts[0] * counts[1]
+    )
+    return cols if batched else cols.squeeze(0)
+
+
+def fold(
+    input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+    stride: Any = 1,
+) -> Tensor:  # fmt: skip
+    """The adjoint of `unfold`: columns (N, C * kH * kW, L) or (C * kH * kW, L) summed back into
+    an image (N, C, H, W) of `output_size` (H, W), overlapping blocks adding up, as PyTorch's
+    col2im. ``fold(unfold(x))`` is x times the number of blocks covering each pixel.
+
+    >>> import nn.functional as F
+    >>> from autodiff import ones
+    >>> F.fold(ones(1, 4, 4), (3, 3), 2)
+    Tensor([[[[1., 2., 1.],
+              [2., 4., 2.],
+              [1., 2., 1.]]]], shape=(1, 1, 3, 3))
+    """
+    cols = input if isinstance(input, Tensor) else Tensor(input)
+    size = _pair(output_size, "output_size", "fold", 1)
+    kernel = _pair(kernel_size, "kernel_size", "fold", 1)
+    dilation, padding = _pair(dilation, "dilation", "fold", 1), _pair(padding, "padding", "fold", 0)
+    stride = _pair(stride, "stride", "fold", 1)
+    if cols.ndim not in (2, 3):
+        raise ValueError(
+            f"fold: expected input (N, C * kH * kW, L) or (C * kH * kW, L), got shape {cols.shape}"
+        )
+    batched = cols.ndim == 3
+    if not batched:
+        cols = cols.unsqueeze(0)
+    n, rows, length = cols.shape
+    per_block = kernel[0] * kernel[1]
+    counts = _blocks("fold", size, kernel, dilation, padding, stride)
+    if rows % per_block or length != counts[0] * counts[1]:
+        raise ValueError(
+            f"fold: input of shape {tuple(input.shape)} does not match kernel_size {kernel} and "
+            f"output_size {size}: expected (N, C * {per_block}, {counts[0] * counts[1]})"
+        )
+    c = rows // per_block
+    height, width = size[0] + 2 * padding[0], size[1] + 2 * padding[1]
+    # where each column entry lands in the padded image, flattened: block (i, j), offset (a, b)
+    i, j = np.divmod(np.arange(length), counts[1])
+    a, b = np.divmod(np.arange(per_block), kernel[1])
+    top = i[None, :] * stride[0] + a[:, None] * dilation[0]
+    left = j[None, :] * stride[1] + b[:, None] * dilation[1]
+    where = np.broadcast_to((top * width + left).reshape(1, 1, -1), (n, c, per_block * length))
+    image = ad.zeros(n, c, height * width, dtype=cols.dtype)
+    image = image.scatter_add(
+        2, np.ascontiguousarray(where), cols.reshape(n, c, per_block * length)
+    )
+    image = image.reshape(n, c, height, width)
+    if any(padding):
+        image = pad(image, (-padding[1], -padding[1], -padding[0], -padding[0]))
+    return image if batched else image.squeeze(0)
