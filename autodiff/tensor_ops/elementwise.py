@@ -126,7 +126,9 @@ def _python_number(v: Any) -> Any:
 def power(a: Tensor, b: Any) -> Tensor:
     """a ** b: a number exponent is a constant of the op ('**'); a tensor exponent is an input
     ('pow', which needs a > 0 where its gradient is wanted)."""
-    b = _python_number(b)
+    kind = type(b)
+    if kind is not float and kind is not int:  # (the common `x ** 2` skips the call)
+        b = _python_number(b)
     if isinstance(b, Tensor):
         return _binary("pow", a, b, np.power)
     if isinstance(b, (int, float)) and not isinstance(b, bool):

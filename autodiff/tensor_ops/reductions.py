@@ -22,17 +22,7 @@ import numpy as np
 from autodiff.tensor import Tensor, _constant, _make
 from autodiff.tensor_ops import reduce as rd
 from autodiff.tensor_ops._common import dim_of, dims_of, number, raw, reversed_along
-
-
-def _kept_shape(shape: tuple, dims: tuple | None) -> tuple:
-    if dims is None:
-        return (1,) * len(shape)
-    return tuple(1 if i in dims else n for i, n in enumerate(shape))
-
-
-def _count(shape: tuple, dims: tuple | None) -> int:
-    return int(np.prod(shape if dims is None else [shape[d] for d in dims]))
-
+from autodiff.tensor_ops.reduce import _count, _kept_shape
 
 # --------------------------------------------------------------------------------------------
 # prod
